@@ -1,0 +1,16 @@
+"""Lambda entry for /workflows and /node-templates: the domain app behind Mangum."""
+
+from typing import Any
+
+from flowlane.api.app import create_app
+from flowlane.observability import lambda_entry
+from mangum import Mangum
+
+app = create_app(["workflows"])
+_asgi = Mangum(app, lifespan="off")
+
+
+@lambda_entry
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    response: dict[str, Any] = _asgi(event, context)
+    return response

@@ -1,0 +1,1 @@
+"""One router per domain; `flowlane.api.domains` says which routers each Lambda serves."""

@@ -1,0 +1,55 @@
+"""What a request needs beyond itself: settings, AWS clients and repositories.
+
+Built once per process (cold start) and cheap to build: clients and repositories are created on
+first use, so a route that needs no AWS call creates no client.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from flowlane.config import (
+    ApiSettings,
+    AwsSettings,
+    StoreSettings,
+    api_settings,
+    aws_settings,
+    store_settings,
+)
+from flowlane.runtime.aws import AwsClients
+from flowlane.store.dynamo import DynamoTable
+from flowlane.store.payloads import PayloadStore
+from flowlane.store.workflows import WorkflowRepository
+
+
+class Services:
+    def __init__(
+        self,
+        *,
+        api: ApiSettings | None = None,
+        aws: AwsSettings | None = None,
+        store: StoreSettings | None = None,
+        clients: AwsClients | None = None,
+    ) -> None:
+        self.api = api or api_settings()
+        self.aws = aws or aws_settings()
+        self.store = store or store_settings()
+        self._clients = clients
+
+    @cached_property
+    def clients(self) -> AwsClients:
+        return self._clients or AwsClients(self.aws)
+
+    @cached_property
+    def table(self) -> DynamoTable:
+        return DynamoTable(self.clients.dynamodb, self.store.table_name)
+
+    @cached_property
+    def payloads(self) -> PayloadStore:
+        return PayloadStore(self.clients.s3, self.store.payload_bucket)
+
+    @cached_property
+    def workflows(self) -> WorkflowRepository:
+        return WorkflowRepository(
+            self.table, self.payloads, offload_threshold_bytes=self.store.offload_threshold_bytes
+        )

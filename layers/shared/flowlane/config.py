@@ -1,0 +1,93 @@
+"""Settings, one pydantic-settings class per concern, read once at cold start.
+
+Logic never reads `os.environ`: it receives one of these objects. Every field is documented
+in README.md ("Configuration").
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class AwsSettings(BaseSettings):
+    """Where boto3 clients point: AWS, an endpoint (LocalStack, moto server) or moto in process."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    region: str = Field(
+        default="us-east-1",
+        validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"),
+    )
+    endpoint_url: str | None = Field(default=None, validation_alias="AWS_ENDPOINT_URL")
+    # "embedded" is set by `flowlane dev`, `flowlane run` and the tests: moto in process.
+    runtime: Literal["aws", "embedded"] = Field(default="aws", validation_alias="FLOWLANE_RUNTIME")
+
+
+class StoreSettings(BaseSettings):
+    """The DynamoDB table and the S3 bucket for large values."""
+
+    model_config = SettingsConfigDict(env_prefix="FLOWLANE_", extra="ignore")
+
+    table_name: str = "flowlane"
+    payload_bucket: str = "flowlane-payloads"
+    # DynamoDB items are capped at 400 KB; larger documents go to S3 behind a reference.
+    offload_threshold_bytes: int = Field(default=300_000, ge=1_000, le=380_000)
+
+
+class ApiSettings(BaseSettings):
+    """HTTP behaviour shared by every domain app."""
+
+    model_config = SettingsConfigDict(env_prefix="FLOWLANE_", extra="ignore")
+
+    # cognito: claims from the API Gateway JWT authorizer (the deployed default).
+    # dev: HS256 tokens signed with dev_jwt_secret (`flowlane dev`, tests).
+    auth_mode: Literal["cognito", "dev"] = "cognito"
+    dev_jwt_secret: str | None = None
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=1_048_576, ge=1_024)
+    stage: str = "dev"
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        # Accept "a,b" from the environment as well as a list.
+        if isinstance(value, str):
+            return [o.strip() for o in value.split(",") if o.strip()]
+        return value
+
+
+class LocalSettings(BaseSettings):
+    """The embedded runtime of `flowlane dev` and `flowlane run`."""
+
+    model_config = SettingsConfigDict(env_prefix="FLOWLANE_", extra="ignore")
+
+    state_dir: Path = Path(".flowlane")
+    # How often the embedded runtime writes its state to disk when something changed;
+    # a crash loses at most this much.
+    snapshot_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    function_prefix: str = "flowlane-"
+
+
+@lru_cache(maxsize=1)
+def aws_settings() -> AwsSettings:
+    return AwsSettings()
+
+
+@lru_cache(maxsize=1)
+def store_settings() -> StoreSettings:
+    return StoreSettings()
+
+
+@lru_cache(maxsize=1)
+def api_settings() -> ApiSettings:
+    return ApiSettings()
+
+
+@lru_cache(maxsize=1)
+def local_settings() -> LocalSettings:
+    return LocalSettings()

@@ -1,0 +1,1 @@
+"""Pydantic v2 models of CONTRACT.md, one module per domain."""

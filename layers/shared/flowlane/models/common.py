@@ -1,0 +1,48 @@
+"""Shapes shared by every domain: the error envelope, health, list paging."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field
+
+
+class ErrorItem(BaseModel):
+    loc: Annotated[
+        list[str | int], Field(description="Where the problem is, e.g. ['body', 'name']")
+    ]
+    msg: str
+
+
+class ErrorBody(BaseModel):
+    code: Annotated[str, Field(description="VALIDATION_ERROR, UNAUTHORIZED, NOT_FOUND, ...")]
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+    request_id: str
+
+
+class ErrorEnvelope(BaseModel):
+    error: ErrorBody
+
+
+class HealthStatus(StrEnum):
+    HEALTHY = "healthy"
+    DEGRADED = "degraded"
+    UNHEALTHY = "unhealthy"
+
+
+class HealthResponse(BaseModel):
+    status: HealthStatus
+    version: str
+    timestamp: Annotated[int, Field(description="Epoch milliseconds")]
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class MessageResponse(BaseModel):
+    success: bool = True
+    message: str = ""
+
+
+MAX_PAGE_SIZE = 500
+DEFAULT_PAGE_SIZE = 50

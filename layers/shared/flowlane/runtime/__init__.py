@@ -1,0 +1,1 @@
+"""AWS clients, the embedded runtime, the dev server and the CLI."""

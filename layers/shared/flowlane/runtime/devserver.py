@@ -1,0 +1,61 @@
+"""`flowlane dev`: every domain router in one app, on the embedded runtime."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flowlane.api.app import create_app
+from flowlane.api.services import Services
+from flowlane.config import ApiSettings, LocalSettings, StoreSettings, api_settings, aws_settings
+from flowlane.runtime.embedded import EmbeddedRuntime
+
+DEV_SECRET_FILE = "dev-jwt-secret"
+
+
+def dev_jwt_secret(api: ApiSettings, state_dir: Path) -> str:
+    """FLOWLANE_DEV_JWT_SECRET when set; else a random secret kept in the state folder, so
+    `flowlane token` and `flowlane dev` run from the same folder agree without configuration."""
+    if api.dev_jwt_secret:
+        return api.dev_jwt_secret
+    path = state_dir / DEV_SECRET_FILE
+    if path.exists():
+        return path.read_text().strip()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret)
+    return secret
+
+
+def build_dev_app(runtime: EmbeddedRuntime, state_dir: Path) -> object:
+    api = api_settings().model_copy(
+        update={"auth_mode": "dev", "dev_jwt_secret": dev_jwt_secret(api_settings(), state_dir)}
+    )
+    services = Services(api=api, aws=runtime.aws, store=runtime.store, clients=runtime.clients)
+    return create_app(None, services)
+
+
+def serve(host: str, port: int, state_dir: Path) -> None:
+    import uvicorn
+
+    # Handlers invoked in process (Step Functions -> Lambda) read their settings as on Lambda.
+    os.environ.setdefault("FLOWLANE_RUNTIME", "embedded")
+    aws_settings.cache_clear()
+    local = LocalSettings()
+    runtime = EmbeddedRuntime(
+        state_dir=state_dir, store=StoreSettings(), local=local, region=aws_settings().region
+    )
+    runtime.start()
+    try:
+        app = build_dev_app(runtime, state_dir)
+        restored = runtime.restored.get("dynamodb", 0)
+        print(f"Flowlane dev server on http://{host}:{port}")
+        print(f"  API docs:  http://{host}:{port}/docs")
+        print(f"  state:     {state_dir.resolve()} ({restored} records restored)")
+        print("  a token:   flowlane token --user alice")
+        uvicorn.run(app, host=host, port=port, log_level="warning")  # type: ignore[arg-type]
+    finally:
+        runtime.stop()
