@@ -40,23 +40,36 @@ def _after_call(model: Any = None, **_: Any) -> None:
         listener(service, model.name)
 
 
+# One boto3 session per process: a session loads botocore's endpoint and service data once
+# (~0.1 s a service), and creating clients from it is not thread-safe, hence the lock.
+_session: Any = None
+_session_lock = threading.Lock()
+
+
+def _shared_session() -> Any:
+    global _session
+    if _session is None:
+        import boto3
+
+        _session = boto3.session.Session()
+    return _session
+
+
 class AwsClients:
     def __init__(self, settings: AwsSettings) -> None:
         self.settings = settings
         self._clients: dict[str, Any] = {}
-        self._lock = threading.Lock()
 
     def client(self, service: str) -> Any:
         existing = self._clients.get(service)
         if existing is not None:
             return existing
-        with self._lock:
+        with _session_lock:
             if service not in self._clients:
                 self._clients[service] = self._create(service)
             return self._clients[service]
 
     def _create(self, service: str) -> Any:
-        import boto3
         from botocore.config import Config
 
         config = Config(
@@ -69,8 +82,7 @@ class AwsClients:
             kwargs.update(aws_access_key_id="testing", aws_secret_access_key="testing")
         elif self.settings.endpoint_url:
             kwargs["endpoint_url"] = self.settings.endpoint_url
-        session: Any = boto3.session.Session()
-        client = session.client(service, **kwargs)
+        client = _shared_session().client(service, **kwargs)
         if self.settings.runtime == "embedded":
             client.meta.events.register("after-call", _after_call)
         return client
