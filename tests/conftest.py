@@ -65,7 +65,7 @@ def runtime() -> Iterator[EmbeddedRuntime]:
 
 @pytest.fixture
 def services(runtime: EmbeddedRuntime) -> Services:
-    api = ApiSettings(FLOWLANE_AUTH_MODE="dev", FLOWLANE_DEV_JWT_SECRET=DEV_SECRET)
+    api = ApiSettings(auth_mode="dev", dev_jwt_secret=DEV_SECRET)
     return Services(api=api, aws=runtime.aws, store=runtime.store, clients=runtime.clients)
 
 

@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -42,7 +43,17 @@ def observability_settings() -> ObservabilitySettings:
 def lambda_entry(handler: LambdaHandler) -> LambdaHandler:
     """Wrap a Lambda handler with the Powertools decorators: structured logs with the Lambda
     context, EMF metrics flushed per invocation (cold start included), tracing when enabled."""
-    wrapped = handler
+
+    def counted(event: Any, context: Any) -> Any:
+        result = handler(event, context)
+        # HTTP functions count answers by class (Http2xx, Http4xx, Http5xx) for the alarms.
+        if isinstance(result, dict) and isinstance(result.get("statusCode"), int):
+            metrics.add_metric(
+                name=f"Http{result['statusCode'] // 100}xx", unit=MetricUnit.Count, value=1
+            )
+        return result
+
+    wrapped: LambdaHandler = counted
     if observability_settings().tracing:
         from aws_lambda_powertools import Tracer
 

@@ -18,8 +18,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from flowlane.errors import Conflict, NotFound, ValidationFailed
+from flowlane.errors import Conflict, NotFound, UpstreamError, ValidationFailed
 from flowlane.models.workflow import WorkflowCreate, WorkflowData
+from flowlane.observability import logger
 from flowlane.store import keys
 from flowlane.store.dynamo import ConditionFailed, DynamoTable, Item
 from flowlane.store.payloads import PayloadStore
@@ -206,17 +207,19 @@ class WorkflowRepository:
             expected_revision if expected_revision is not None else latest.revision - 1,
         )
 
-    def delete(self, owner: str, workflow_id: str) -> WorkflowData:
+    def delete(self, owner: str, workflow_id: str) -> None:
         key = {PK: keys.user_pk(owner), SK: keys.workflow_sk(workflow_id)}
         try:
             old = self._table.delete(key, condition="attribute_exists(pk)")
         except ConditionFailed as exc:
             raise NotFound(f"workflow {workflow_id!r} not found") from exc
-        if old is None:  # pragma: no cover - the condition above guarantees an old item
-            raise NotFound(f"workflow {workflow_id!r} not found")
-        if old.get("doc_ref"):
-            self._payloads.delete_prefix(self._payload_prefix(owner, workflow_id))
-        return self._document(old)
+        if old and old.get("doc_ref"):
+            # The item is gone, so the delete has happened; left-over objects are unreachable
+            # and the bucket's lifecycle rule removes them, so a failure here is only logged.
+            try:
+                self._payloads.delete_prefix(self._payload_prefix(owner, workflow_id))
+            except UpstreamError:
+                logger.exception("could not remove a deleted workflow's documents from S3")
 
     # -- item mapping ------------------------------------------------------------------------
 

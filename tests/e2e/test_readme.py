@@ -1,0 +1,40 @@
+"""The README's quickstart works exactly as written (only the port differs)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+from tests.conftest import REPO_ROOT
+from tests.e2e.conftest import DevServer, user_env
+
+
+def _quickstart() -> str:
+    readme = (REPO_ROOT / "README.md").read_text()
+    section = readme.split("## Quickstart", 1)[1]
+    match = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert match, "the quickstart has a bash block"
+    return match.group(1)
+
+
+def test_readme_quickstart_runs_verbatim(dev_server: DevServer) -> None:
+    script = _quickstart()
+    assert "API=http://127.0.0.1:8000/api/v1" in script
+    script = script.replace("127.0.0.1:8000", f"127.0.0.1:{dev_server.port}")
+    # The README runs in the checkout, where `make run` made .venv.
+    (dev_server.workdir / ".venv").symlink_to(Path(REPO_ROOT / ".venv"))
+
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], cwd=dev_server.workdir, env=user_env(),
+        capture_output=True, text=True, timeout=60,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert re.search(r"^created [0-9a-f]{32}$", out, re.M)
+    assert '"Posts the summary to #eng"' in out
+    assert '"revision":2' in out
+    assert re.search(r"^409$", out, re.M)
+    assert '"workflow deleted"' in out
+
