@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import jwt
 from fastapi import Request
 
 from flowlane.config import ApiSettings
@@ -34,6 +33,8 @@ class Caller:
 
 
 def issue_dev_token(secret: str, user: str, ttl_seconds: int = DEV_TOKEN_TTL_SECONDS) -> str:
+    import jwt  # dev mode only: deployed functions never verify tokens themselves
+
     now = int(time.time())
     claims = {"sub": user, "iss": DEV_TOKEN_ISSUER, "iat": now, "exp": now + ttl_seconds}
     return jwt.encode(claims, secret, algorithm="HS256")
@@ -50,6 +51,8 @@ def _bearer(request: Request) -> str:
 
 
 def verify_dev_token(token: str, secret: str) -> dict[str, Any]:
+    import jwt  # dev mode only: on AWS the API Gateway authorizer has verified the token
+
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
