@@ -34,8 +34,13 @@ EVENT = {
         "accountId": "123456789012",
         "apiId": "bench",
         "authorizer": {"jwt": {"claims": {"sub": OWNER}, "scopes": None}},
-        "http": {"method": "GET", "path": "", "protocol": "HTTP/1.1", "sourceIp": "203.0.113.1",
-                 "userAgent": "bench"},
+        "http": {
+            "method": "GET",
+            "path": "",
+            "protocol": "HTTP/1.1",
+            "sourceIp": "203.0.113.1",
+            "userAgent": "bench",
+        },
         "requestId": "bench",
         "routeKey": "GET /api/v1/workflows/{id}",
         "stage": "$default",
@@ -89,8 +94,12 @@ print(json.dumps({"seconds": elapsed}))
 def _seed(endpoint: str) -> str:
     import boto3
 
-    os.environ.update(AWS_ENDPOINT_URL=endpoint, FLOWLANE_RUNTIME="aws",
-                      AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench")
+    os.environ.update(
+        AWS_ENDPOINT_URL=endpoint,
+        FLOWLANE_RUNTIME="aws",
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+    )
     sys.path.insert(0, str(ROOT / "layers/shared"))
     from flowlane.config import StoreSettings
     from flowlane.models.workflow import WorkflowCreate
@@ -105,16 +114,27 @@ def _seed(endpoint: str) -> str:
     store = StoreSettings(table_name=TABLE, payload_bucket="flowlane-bench")
     s3.create_bucket(Bucket=store.payload_bucket)
     repo = WorkflowRepository(DynamoTable(dynamodb, TABLE), PayloadStore(s3, store.payload_bucket))
-    created = repo.create(OWNER, WorkflowCreate.model_validate({
-        "name": "bench", "nodes": [{"id": "t", "type": "TRIGGER", "subtype": "MANUAL"}],
-    }))
+    created = repo.create(
+        OWNER,
+        WorkflowCreate.model_validate(
+            {
+                "name": "bench",
+                "nodes": [{"id": "t", "type": "TRIGGER", "subtype": "MANUAL"}],
+            }
+        ),
+    )
     return created.id
 
 
 def _sample(code: str, event: dict[str, object], env: dict[str, str]) -> tuple[float, float]:
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-c", code, json.dumps(event)], env=env,
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(event)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     wall = time.perf_counter() - started
     if result.returncode != 0:
         raise SystemExit(f"a sample failed:\n{result.stderr}")
@@ -123,7 +143,7 @@ def _sample(code: str, event: dict[str, object], env: dict[str, str]) -> tuple[f
 
 def _summary(values: list[float]) -> str:
     ordered = sorted(values)
-    p90 = ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
+    p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
     return f"median {statistics.median(values) * 1000:7.1f} ms   p90 {p90 * 1000:7.1f} ms"
 
 
@@ -144,13 +164,19 @@ def main() -> None:
     event["rawPath"] = event["requestContext"]["http"]["path"] = f"/api/v1/workflows/{workflow_id}"
     with tempfile.TemporaryDirectory() as home:
         env = {
-            "PATH": os.environ.get("PATH", ""), "HOME": home,
-            "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1",
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": home,
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_REGION": "us-east-1",
             "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-            "FLOWLANE_AUTH_MODE": "cognito", "FLOWLANE_TABLE_NAME": TABLE,
-            "FLOWLANE_PAYLOAD_BUCKET": "flowlane-bench", "POWERTOOLS_LOG_LEVEL": "WARNING",
-            "POWERTOOLS_METRICS_NAMESPACE": "Bench", "PYTHONDONTWRITEBYTECODE": "0",
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "FLOWLANE_AUTH_MODE": "cognito",
+            "FLOWLANE_TABLE_NAME": TABLE,
+            "FLOWLANE_PAYLOAD_BUCKET": "flowlane-bench",
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+            "POWERTOOLS_METRICS_NAMESPACE": "Bench",
+            "PYTHONDONTWRITEBYTECODE": "0",
         }
         bare = BARE % {"table": TABLE, "owner": OWNER}
         ours = OURS % {"handler": str(ROOT / "functions/workflows/handler.py")}
@@ -165,8 +191,10 @@ def main() -> None:
             results["traced"].append(_sample(ours, event, traced_env))
     server.stop()
 
-    print(f"cold start: import + first request, {args.runs} fresh processes each "
-          f"(Python {sys.version.split()[0]})")
+    print(
+        f"cold start: import + first request, {args.runs} fresh processes each "
+        f"(Python {sys.version.split()[0]})"
+    )
     labels = {
         "bare": "bare FastAPI + Mangum + boto3",
         "ours": "functions/workflows/handler.py",
@@ -179,8 +207,11 @@ def main() -> None:
     bare_median = statistics.median(s for s, _ in results["bare"])
     ratio = statistics.median(s for s, _ in results["ours"]) / bare_median
     traced = statistics.median(s for s, _ in results["traced"]) / bare_median
-    print(f"  ratio workflows / bare: {ratio:.2f} (budget 1.30: {'within' if ratio <= 1.3 else 'OVER'})"
-          f"; with tracing: {traced:.2f}")
+    print(
+        f"  ratio workflows / bare: {ratio:.2f} "
+        f"(budget 1.30: {'within' if ratio <= 1.3 else 'OVER'})"
+        f"; with tracing: {traced:.2f}"
+    )
 
 
 if __name__ == "__main__":

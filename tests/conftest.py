@@ -28,7 +28,6 @@ from typing import Any  # noqa: E402
 
 import pytest  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
-
 from flowlane import config  # noqa: E402
 from flowlane.api.app import create_app  # noqa: E402
 from flowlane.api.auth import issue_dev_token  # noqa: E402
@@ -94,10 +93,20 @@ def workflow_body(name: str = "Daily digest", **overrides: Any) -> dict[str, Any
         "name": name,
         "description": "Fetch issues and post a summary",
         "nodes": [
-            {"id": "start", "name": "Every morning", "type": "TRIGGER_NODE", "subtype": "SCHEDULE",
-             "parameters": {"expression": "cron(0 9 ? * MON-FRI *)"}},
-            {"id": "fetch", "name": "Fetch issues", "type": "ACTION", "subtype": "HTTP_REQUEST",
-             "parameters": {"method": "GET", "url": "https://api.github.com/repos/o/r/issues"}},
+            {
+                "id": "start",
+                "name": "Every morning",
+                "type": "TRIGGER_NODE",
+                "subtype": "SCHEDULE",
+                "parameters": {"expression": "cron(0 9 ? * MON-FRI *)"},
+            },
+            {
+                "id": "fetch",
+                "name": "Fetch issues",
+                "type": "ACTION",
+                "subtype": "HTTP_REQUEST",
+                "parameters": {"method": "GET", "url": "https://api.github.com/repos/o/r/issues"},
+            },
         ],
         "connections": {
             "connections": {
@@ -113,7 +122,9 @@ def workflow_body(name: str = "Daily digest", **overrides: Any) -> dict[str, Any
 @pytest.fixture
 def make_workflow(client: TestClient) -> Callable[..., dict[str, Any]]:
     def create(headers: dict[str, str], **overrides: Any) -> dict[str, Any]:
-        response = client.post("/api/v1/workflows", json=workflow_body(**overrides), headers=headers)
+        response = client.post(
+            "/api/v1/workflows", json=workflow_body(**overrides), headers=headers
+        )
         assert response.status_code == 201, response.text
         workflow: dict[str, Any] = response.json()["workflow"]
         return workflow

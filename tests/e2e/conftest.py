@@ -41,8 +41,11 @@ class DevServer:
     def start(self, timeout: float = 60) -> DevServer:
         self.process = subprocess.Popen(
             [FLOWLANE, "dev", "--port", str(self.port)],
-            cwd=self.workdir, env=user_env(), text=True,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            cwd=self.workdir,
+            env=user_env(),
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -59,8 +62,12 @@ class DevServer:
 
     def token(self, user: str) -> str:
         result = subprocess.run(
-            [FLOWLANE, "token", "--user", user], cwd=self.workdir, env=user_env(),
-            capture_output=True, text=True, check=True,
+            [FLOWLANE, "token", "--user", user],
+            cwd=self.workdir,
+            env=user_env(),
+            capture_output=True,
+            text=True,
+            check=True,
         )
         return result.stdout.strip()
 

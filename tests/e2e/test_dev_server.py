@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import workflow_body
 from tests.e2e.conftest import DevServer
@@ -26,11 +27,17 @@ def test_crud_over_http(dev_server: DevServer) -> None:
     listed = httpx.get(f"{api}/workflows", headers=alice).json()
     assert [w["id"] for w in listed["workflows"]] == [workflow["id"]]
 
-    updated = httpx.put(f"{api}/workflows/{workflow['id']}", json={"name": "Renamed"},
-                        headers={**alice, "If-Match": str(workflow["revision"])})
+    updated = httpx.put(
+        f"{api}/workflows/{workflow['id']}",
+        json={"name": "Renamed"},
+        headers={**alice, "If-Match": str(workflow["revision"])},
+    )
     assert updated.json()["workflow"]["revision"] == 2
-    stale = httpx.put(f"{api}/workflows/{workflow['id']}", json={"name": "Late"},
-                      headers={**alice, "If-Match": "1"})
+    stale = httpx.put(
+        f"{api}/workflows/{workflow['id']}",
+        json={"name": "Late"},
+        headers={**alice, "If-Match": "1"},
+    )
     assert stale.status_code == 409
 
     bob = _headers(dev_server, "bob")
@@ -55,8 +62,9 @@ def test_a_workflow_survives_a_restart(workdir: Path) -> None:
 
     server = DevServer(workdir).start()
     try:
-        fetched = httpx.get(f"{server.url}/api/v1/workflows/{workflow['id']}",
-                            headers=_headers(server))
+        fetched = httpx.get(
+            f"{server.url}/api/v1/workflows/{workflow['id']}", headers=_headers(server)
+        )
         assert fetched.status_code == 200
         assert fetched.json()["workflow"] == workflow
     finally:
@@ -73,8 +81,9 @@ def test_a_crash_loses_at_most_the_last_seconds(workdir: Path) -> None:
 
     server = DevServer(workdir).start()
     try:
-        fetched = httpx.get(f"{server.url}/api/v1/workflows/{workflow['id']}",
-                            headers=_headers(server))
+        fetched = httpx.get(
+            f"{server.url}/api/v1/workflows/{workflow['id']}", headers=_headers(server)
+        )
         assert fetched.status_code == 200
     finally:
         server.kill()
@@ -92,10 +101,6 @@ def test_tokens_from_another_folder_are_refused(dev_server: DevServer, tmp_path:
 
 def test_a_second_server_on_the_same_folder_refuses_to_start(dev_server: DevServer) -> None:
     second = DevServer(dev_server.workdir)
-    try:
+    with pytest.raises(AssertionError, match="in use by another Flowlane process"):
         second.start(timeout=30)
-    except AssertionError as exc:
-        assert "in use by another Flowlane process" in str(exc)
-    else:
-        second.kill()
-        raise AssertionError("a second server started on the same state folder")
+    second.kill()

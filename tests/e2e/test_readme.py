@@ -26,8 +26,12 @@ def test_readme_quickstart_runs_verbatim(dev_server: DevServer) -> None:
     (dev_server.workdir / ".venv").symlink_to(Path(REPO_ROOT / ".venv"))
 
     result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script], cwd=dev_server.workdir, env=user_env(),
-        capture_output=True, text=True, timeout=60,
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=dev_server.workdir,
+        env=user_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
@@ -37,4 +41,3 @@ def test_readme_quickstart_runs_verbatim(dev_server: DevServer) -> None:
     assert '"revision":2' in out
     assert re.search(r"^409$", out, re.M)
     assert '"workflow deleted"' in out
-

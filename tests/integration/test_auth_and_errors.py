@@ -7,10 +7,10 @@ import time
 import jwt
 import pytest
 from fastapi.testclient import TestClient
-
 from flowlane.api.app import create_app
 from flowlane.api.services import Services
 from flowlane.config import ApiSettings
+
 from tests.conftest import DEV_SECRET, workflow_body
 
 
@@ -34,7 +34,9 @@ class TestAuth:
         _assert_envelope(client.get("/api/v1/workflows"), 401, "UNAUTHORIZED")
 
     def test_token_signed_with_another_key_is_401(self, client: TestClient) -> None:
-        headers = {"Authorization": f"Bearer {_token(secret='not-the-dev-secret-0123456789abcdef')}"}
+        headers = {
+            "Authorization": f"Bearer {_token(secret='not-the-dev-secret-0123456789abcdef')}"
+        }
         _assert_envelope(client.get("/api/v1/workflows", headers=headers), 401, "UNAUTHORIZED")
 
     def test_alg_none_is_401(self, client: TestClient) -> None:
@@ -133,7 +135,8 @@ class TestEnvelope:
                 yield b"x" * 100_000
 
         response = client.post(
-            "/api/v1/workflows", content=chunks(),
+            "/api/v1/workflows",
+            content=chunks(),
             headers={**alice, "Content-Type": "application/json"},
         )
         _assert_envelope(response, 413, "PAYLOAD_TOO_LARGE")

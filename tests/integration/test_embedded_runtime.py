@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from flowlane.config import LocalSettings, StoreSettings
 from flowlane.models.workflow import WorkflowCreate
 from flowlane.runtime.embedded import EmbeddedRuntime, StateDirInUse
@@ -18,6 +17,7 @@ from flowlane.runtime.lambdas import HandlerRegistry
 from flowlane.store.dynamo import DynamoTable
 from flowlane.store.payloads import PayloadStore
 from flowlane.store.workflows import WorkflowRepository
+
 from tests.conftest import workflow_body
 
 ROLE = "arn:aws:iam::123456789012:role/flowlane-embedded-lambda"
@@ -36,7 +36,8 @@ def _run_to_end(rt: EmbeddedRuntime, definition: dict[str, Any], data: Any) -> d
         name=f"test-{time.time_ns()}", definition=json.dumps(definition), roleArn=ROLE
     )
     execution = sfn.start_execution(
-        stateMachineArn=machine["stateMachineArn"], name=f"run-{time.time_ns()}",
+        stateMachineArn=machine["stateMachineArn"],
+        name=f"run-{time.time_ns()}",
         input=json.dumps(data),
     )
     deadline = time.monotonic() + 30
@@ -66,8 +67,9 @@ class TestLambdaDispatch:
 
         registry.register("flowlane-double", double)
         registry.register("flowlane-explode", explode)
-        with EmbeddedRuntime(state_dir=None, store=StoreSettings(), local=LocalSettings(),
-                             registry=registry) as runtime:
+        with EmbeddedRuntime(
+            state_dir=None, store=StoreSettings(), local=LocalSettings(), registry=registry
+        ) as runtime:
             yield runtime
 
     def test_a_direct_invoke_runs_the_registered_handler(
@@ -111,8 +113,10 @@ class TestLambdaDispatch:
                 "Double": {
                     "Type": "Task",
                     "Resource": "arn:aws:states:::lambda:invoke",
-                    "Parameters": {"FunctionName": rt.function_arn("flowlane-double"),
-                                   "Payload.$": "$"},
+                    "Parameters": {
+                        "FunctionName": rt.function_arn("flowlane-double"),
+                        "Payload.$": "$",
+                    },
                     "OutputPath": "$.Payload",
                     "TimeoutSeconds": 30,
                     "End": True,
@@ -132,11 +136,18 @@ class TestLambdaDispatch:
                 "Explode": {
                     "Type": "Task",
                     "Resource": "arn:aws:states:::lambda:invoke",
-                    "Parameters": {"FunctionName": rt.function_arn("flowlane-explode"),
-                                   "Payload.$": "$"},
+                    "Parameters": {
+                        "FunctionName": rt.function_arn("flowlane-explode"),
+                        "Payload.$": "$",
+                    },
                     "TimeoutSeconds": 30,
-                    "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error",
-                               "Next": "Recovered"}],
+                    "Catch": [
+                        {
+                            "ErrorEquals": ["States.ALL"],
+                            "ResultPath": "$.error",
+                            "Next": "Recovered",
+                        }
+                    ],
                     "End": True,
                 },
                 "Recovered": {"Type": "Pass", "End": True},
@@ -152,8 +163,11 @@ class TestLambdaDispatch:
     def test_an_unregistered_function_fails_clearly(self, rt: EmbeddedRuntime) -> None:
         lambda_client = rt.clients.client("lambda")
         lambda_client.create_function(
-            FunctionName="flowlane-unknown", Runtime="python3.12", Role=ROLE,
-            Handler="h.handler", Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
+            FunctionName="flowlane-unknown",
+            Runtime="python3.12",
+            Role=ROLE,
+            Handler="h.handler",
+            Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
         )
 
         response = lambda_client.invoke(FunctionName="flowlane-unknown", Payload=b"{}")
@@ -163,20 +177,34 @@ class TestLambdaDispatch:
 
 
 def test_project_functions_are_discovered_and_created(runtime: EmbeddedRuntime) -> None:
-    names = [f["FunctionName"] for f in runtime.clients.client("lambda").list_functions()["Functions"]]
+    names = [
+        f["FunctionName"] for f in runtime.clients.client("lambda").list_functions()["Functions"]
+    ]
 
     assert "flowlane-workflows" in names
     response = runtime.clients.client("lambda").invoke(
         FunctionName="flowlane-workflows",
-        Payload=json.dumps({
-            "version": "2.0", "routeKey": "GET /api/v1/health", "rawPath": "/api/v1/health",
-            "rawQueryString": "", "headers": {"host": "localhost"},
-            "requestContext": {"http": {"method": "GET", "path": "/api/v1/health",
-                                        "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1"},
-                               "requestId": "r1", "routeKey": "GET /api/v1/health",
-                               "stage": "$default"},
-            "isBase64Encoded": False,
-        }),
+        Payload=json.dumps(
+            {
+                "version": "2.0",
+                "routeKey": "GET /api/v1/health",
+                "rawPath": "/api/v1/health",
+                "rawQueryString": "",
+                "headers": {"host": "localhost"},
+                "requestContext": {
+                    "http": {
+                        "method": "GET",
+                        "path": "/api/v1/health",
+                        "protocol": "HTTP/1.1",
+                        "sourceIp": "127.0.0.1",
+                    },
+                    "requestId": "r1",
+                    "routeKey": "GET /api/v1/health",
+                    "stage": "$default",
+                },
+                "isBase64Encoded": False,
+            }
+        ),
     )
     answer = json.loads(response["Payload"].read())
     assert answer["statusCode"] == 200
@@ -260,8 +288,9 @@ class TestPersistence:
         rt = self._start(tmp_path)
         try:
             with pytest.raises(StateDirInUse):
-                EmbeddedRuntime(state_dir=tmp_path, store=StoreSettings(),
-                                local=LocalSettings()).start()
+                EmbeddedRuntime(
+                    state_dir=tmp_path, store=StoreSettings(), local=LocalSettings()
+                ).start()
         finally:
             rt.stop()
 

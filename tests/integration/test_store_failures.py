@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse
 from fastapi.testclient import TestClient
-
 from flowlane.runtime.embedded import EmbeddedRuntime
+
 from tests.conftest import workflow_body
 
 BIG = {"static_data": {"blob": "y" * 400_000}}  # over the 300 KB offload threshold
@@ -29,8 +29,10 @@ def fail_dynamodb(runtime: EmbeddedRuntime) -> Iterator[Callable[[str], None]]:
     def fail(operation: str) -> None:
         def unavailable(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
             http = AWSResponse("https://dynamodb", 500, {}, None)
-            parsed = {"Error": {"Code": "InternalServerError", "Message": "try again"},
-                      "ResponseMetadata": {"HTTPStatusCode": 500}}
+            parsed = {
+                "Error": {"Code": "InternalServerError", "Message": "try again"},
+                "ResponseMetadata": {"HTTPStatusCode": 500},
+            }
             return http, parsed
 
         name = f"before-call.dynamodb.{operation}"
@@ -43,7 +45,9 @@ def fail_dynamodb(runtime: EmbeddedRuntime) -> Iterator[Callable[[str], None]]:
 
 
 def test_failing_create_is_502_and_stores_nothing(
-    client: TestClient, alice: dict[str, str], runtime: EmbeddedRuntime,
+    client: TestClient,
+    alice: dict[str, str],
+    runtime: EmbeddedRuntime,
     fail_dynamodb: Callable[[str], None],
 ) -> None:
     fail_dynamodb("PutItem")
@@ -60,15 +64,18 @@ def test_failing_create_is_502_and_stores_nothing(
 
 
 def test_failing_update_leaves_the_previous_revision(
-    client: TestClient, alice: dict[str, str], runtime: EmbeddedRuntime,
+    client: TestClient,
+    alice: dict[str, str],
+    runtime: EmbeddedRuntime,
     fail_dynamodb: Callable[[str], None],
 ) -> None:
     created = client.post("/api/v1/workflows", json=workflow_body(), headers=alice).json()
     workflow = created["workflow"]
     fail_dynamodb("PutItem")
 
-    response = client.put(f"/api/v1/workflows/{workflow['id']}", json={"name": "never"},
-                          headers=alice)
+    response = client.put(
+        f"/api/v1/workflows/{workflow['id']}", json={"name": "never"}, headers=alice
+    )
 
     assert response.status_code == 502
     item = runtime.clients.dynamodb.get_item(

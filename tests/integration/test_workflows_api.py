@@ -105,7 +105,11 @@ def test_update_without_if_match_applies_to_the_latest(
     response = client.put(path, json={"tags": ["x"]}, headers=alice)
 
     assert response.json()["workflow"] | {"updated_at": 0} == {
-        **created, "name": "renamed", "tags": ["x"], "revision": 3, "updated_at": 0
+        **created,
+        "name": "renamed",
+        "tags": ["x"],
+        "revision": 3,
+        "updated_at": 0,
     }
 
 
@@ -167,8 +171,9 @@ def test_update_revalidates_the_whole_document(
     created = make_workflow(alice)
     nodes = [{"id": "a", "type": "ACTION"}, {"id": "a", "type": "ACTION"}]
 
-    response = client.put(f"/api/v1/workflows/{created['id']}", json={"nodes": nodes},
-                          headers=alice)
+    response = client.put(
+        f"/api/v1/workflows/{created['id']}", json={"nodes": nodes}, headers=alice
+    )
 
     assert response.status_code == 400
     assert response.json()["error"]["details"]["errors"][0]["loc"] == ["body", "nodes"]
@@ -289,8 +294,13 @@ class TestList:
 
     @pytest.mark.parametrize(
         ("query", "field"),
-        [("limit=0", "limit"), ("limit=501", "limit"), ("offset=-1", "offset"),
-         ("cursor=%21%21", "cursor"), ("offset=1&cursor=abc", "cursor")],
+        [
+            ("limit=0", "limit"),
+            ("limit=501", "limit"),
+            ("offset=-1", "offset"),
+            ("cursor=%21%21", "cursor"),
+            ("offset=1&cursor=abc", "cursor"),
+        ],
     )
     def test_bad_paging_is_400_naming_the_field(
         self, client: TestClient, alice: dict[str, str], query: str, field: str
@@ -306,7 +316,8 @@ class TestList:
 class TestBadInput:
     def test_malformed_json(self, client: TestClient, alice: dict[str, str]) -> None:
         response = client.post(
-            "/api/v1/workflows", content=b'{"name": "x", nodes: [}',
+            "/api/v1/workflows",
+            content=b'{"name": "x", nodes: [}',
             headers={**alice, "Content-Type": "application/json"},
         )
 
@@ -321,25 +332,27 @@ class TestBadInput:
         [
             ({"name": "  "}, ["body", "name"]),
             ({"nodes": []}, ["body", "nodes"]),
-            ({"nodes": [{"id": "a", "type": "ACTION"}, {"id": "a", "type": "FLOW"}]},
-             ["body", "nodes"]),
+            (
+                {"nodes": [{"id": "a", "type": "ACTION"}, {"id": "a", "type": "FLOW"}]},
+                ["body", "nodes"],
+            ),
             ({"nodes": [{"id": "a", "type": "NOPE"}]}, ["body", "nodes", 0, "type"]),
         ],
     )
     def test_invalid_documents_name_the_field(
-        self, client: TestClient, alice: dict[str, str], overrides: dict[str, Any],
-        loc: list[Any]
+        self, client: TestClient, alice: dict[str, str], overrides: dict[str, Any], loc: list[Any]
     ) -> None:
-        response = client.post("/api/v1/workflows", json=workflow_body(**overrides),
-                               headers=alice)
+        response = client.post("/api/v1/workflows", json=workflow_body(**overrides), headers=alice)
 
         assert response.status_code == 400
         error = response.json()["error"]
         assert error["code"] == "VALIDATION_ERROR"
         assert loc in [e["loc"] for e in error["details"]["errors"]]
         assert ".".join(str(p) for p in loc) in error["message"]
-        assert client.get("/api/v1/workflows?active_only=false",
-                          headers=alice).json()["total_count"] == 0
+        assert (
+            client.get("/api/v1/workflows?active_only=false", headers=alice).json()["total_count"]
+            == 0
+        )
 
     def test_missing_name(self, client: TestClient, alice: dict[str, str]) -> None:
         body = workflow_body()
@@ -355,8 +368,11 @@ class TestBadInput:
     ) -> None:
         created = make_workflow(alice)
 
-        response = client.put(f"/api/v1/workflows/{created['id']}", json={"name": "x"},
-                              headers={**alice, "If-Match": "yesterday"})
+        response = client.put(
+            f"/api/v1/workflows/{created['id']}",
+            json={"name": "x"},
+            headers={**alice, "If-Match": "yesterday"},
+        )
 
         assert response.status_code == 400
         assert response.json()["error"]["details"]["errors"][0]["loc"] == ["header", "If-Match"]
@@ -366,8 +382,11 @@ class TestBadInput:
     ) -> None:
         created = make_workflow(alice)
 
-        response = client.put(f"/api/v1/workflows/{created['id']}",
-                              json={"workflow_id": "other", "name": "x"}, headers=alice)
+        response = client.put(
+            f"/api/v1/workflows/{created['id']}",
+            json={"workflow_id": "other", "name": "x"},
+            headers=alice,
+        )
 
         assert response.status_code == 400
 

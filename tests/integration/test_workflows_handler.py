@@ -11,10 +11,10 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-
 from flowlane import config
 from flowlane.runtime.embedded import EmbeddedRuntime
 from flowlane.runtime.lambdas import LambdaContext
+
 from tests.conftest import REPO_ROOT, workflow_body
 
 FIXTURE = json.loads((REPO_ROOT / "tests/fixtures/apigw_v2_post_workflows.json").read_text())
@@ -30,7 +30,8 @@ def handler_module(runtime: EmbeddedRuntime, monkeypatch: pytest.MonkeyPatch) ->
     config.api_settings.cache_clear()
     path = REPO_ROOT / "functions/workflows/handler.py"
     spec = importlib.util.spec_from_file_location("workflows_handler_under_test", path)
-    assert spec and spec.loader
+    assert spec
+    assert spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -38,9 +39,16 @@ def handler_module(runtime: EmbeddedRuntime, monkeypatch: pytest.MonkeyPatch) ->
 
 @pytest.fixture
 def invoke(handler_module: ModuleType) -> Invoke:
-    def call(method: str, path: str, body: Any = None, *, sub: str = ALICE_SUB,
-             headers: dict[str, str] | None = None, query: str = "",
-             base64_body: bool = False) -> dict[str, Any]:
+    def call(
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        sub: str = ALICE_SUB,
+        headers: dict[str, str] | None = None,
+        query: str = "",
+        base64_body: bool = False,
+    ) -> dict[str, Any]:
         event = copy.deepcopy(FIXTURE)
         event["routeKey"] = event["requestContext"]["routeKey"] = f"{method} {path}"
         event["rawPath"] = event["requestContext"]["http"]["path"] = path

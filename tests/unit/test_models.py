@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
-
 from flowlane.models.workflow import (
     NodeType,
     WorkflowCreate,
@@ -13,6 +11,8 @@ from flowlane.models.workflow import (
     WorkflowUpdate,
     parse_revision,
 )
+from pydantic import ValidationError
+
 from tests.conftest import workflow_body
 
 
@@ -21,11 +21,13 @@ def _errors(exc: pytest.ExceptionInfo[ValidationError]) -> dict[tuple[object, ..
 
 
 def test_node_type_aliases_are_normalised() -> None:
-    body = workflow_body(nodes=[
-        {"id": "a", "type": "TRIGGER_NODE"},
-        {"id": "b", "type": "ai_agent_node"},
-        {"id": "c", "type": "Flow"},
-    ])
+    body = workflow_body(
+        nodes=[
+            {"id": "a", "type": "TRIGGER_NODE"},
+            {"id": "b", "type": "ai_agent_node"},
+            {"id": "c", "type": "Flow"},
+        ]
+    )
     workflow = WorkflowCreate.model_validate(body)
     assert [n.type for n in workflow.nodes] == [NodeType.TRIGGER, NodeType.AI_AGENT, NodeType.FLOW]
     assert workflow.model_dump(mode="json")["nodes"][0]["type"] == "TRIGGER"
@@ -57,8 +59,11 @@ def test_a_workflow_needs_a_node() -> None:
 
 
 def test_node_ids_must_be_unique() -> None:
-    nodes = [{"id": "a", "type": "ACTION"}, {"id": "b", "type": "ACTION"},
-             {"id": "a", "type": "FLOW"}]
+    nodes = [
+        {"id": "a", "type": "ACTION"},
+        {"id": "b", "type": "ACTION"},
+        {"id": "a", "type": "FLOW"},
+    ]
     with pytest.raises(ValidationError) as exc:
         WorkflowCreate.model_validate(workflow_body(nodes=nodes))
     assert "repeated: a" in _errors(exc)[("nodes",)]
@@ -72,7 +77,8 @@ def test_node_defaults_follow_the_seed() -> None:
     assert node.subtype == "SET"
     assert node.on_error == "continue"
     assert node.type_version == 1
-    assert node.position.x == 0 and node.position.y == 0
+    assert node.position.x == 0
+    assert node.position.y == 0
     assert node.retry_policy is None
 
 
@@ -86,8 +92,11 @@ def test_parameters_hold_any_json() -> None:
 
 @pytest.mark.parametrize(
     ("policy", "loc"),
-    [({"max_tries": 0}, "max_tries"), ({"max_tries": 11}, "max_tries"),
-     ({"wait_between_tries": 301}, "wait_between_tries")],
+    [
+        ({"max_tries": 0}, "max_tries"),
+        ({"max_tries": 11}, "max_tries"),
+        ({"wait_between_tries": 301}, "wait_between_tries"),
+    ],
 )
 def test_retry_policy_bounds(policy: dict[str, int], loc: str) -> None:
     nodes = [{"id": "x", "type": "ACTION", "retry_policy": policy}]
@@ -132,8 +141,13 @@ def test_client_chosen_ids_must_be_safe() -> None:
 def test_document_round_trips_through_json() -> None:
     created = WorkflowCreate.model_validate(workflow_body())
     doc = WorkflowData.model_validate(
-        {**created.model_dump(exclude={"id", "user_id", "session_id"}), "id": "w1",
-         "created_at": 1, "updated_at": 2, "revision": 3}
+        {
+            **created.model_dump(exclude={"id", "user_id", "session_id"}),
+            "id": "w1",
+            "created_at": 1,
+            "updated_at": 2,
+            "revision": 3,
+        }
     )
     assert WorkflowData.model_validate_json(doc.model_dump_json()) == doc
 

@@ -215,7 +215,7 @@ class WorkflowRepository:
             raise NotFound(f"workflow {workflow_id!r} not found") from exc
         if old and old.get("doc_ref"):
             # The item is gone, so the delete has happened; left-over objects are unreachable
-            # and the bucket's lifecycle rule removes them, so a failure here is only logged.
+            # and harmless, so a failure here is logged rather than failing the request.
             try:
                 self._payloads.delete_prefix(self._payload_prefix(owner, workflow_id))
             except UpstreamError:
