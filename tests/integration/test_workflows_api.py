@@ -165,6 +165,20 @@ def test_concurrent_updates_without_if_match_both_apply(
     assert stored["revision"] == 3
 
 
+def test_an_update_that_changes_nothing_keeps_the_revision(
+    client: TestClient, alice: dict[str, str], make_workflow: MakeWorkflow
+) -> None:
+    created = make_workflow(alice)
+    path = f"/api/v1/workflows/{created['id']}"
+
+    same_name = client.put(path, json={"name": created["name"]}, headers=alice)
+    empty = client.put(path, json={}, headers={**alice, "If-Match": "1"})
+
+    assert same_name.json()["workflow"] == created
+    assert empty.json()["workflow"] == created
+    assert empty.headers["ETag"] == '"1"'
+
+
 def test_update_revalidates_the_whole_document(
     client: TestClient, alice: dict[str, str], make_workflow: MakeWorkflow
 ) -> None:
@@ -218,11 +232,22 @@ def test_user_id_in_a_body_or_query_must_be_the_caller(
     forged = client.post("/api/v1/workflows", json=workflow_body(user_id="bob"), headers=alice)
     own = client.post("/api/v1/workflows", json=workflow_body(user_id="alice"), headers=alice)
     listed = client.get("/api/v1/workflows?user_id=bob", headers=alice)
+    fetched = client.get(
+        f"/api/v1/workflows/{own.json()['workflow']['id']}?user_id=bob", headers=alice
+    )
+    updated = client.put(
+        f"/api/v1/workflows/{own.json()['workflow']['id']}",
+        json={"user_id": "bob", "name": "x"},
+        headers=alice,
+    )
 
     assert forged.status_code == 403
     assert forged.json()["error"]["code"] == "FORBIDDEN"
     assert own.status_code == 201
     assert listed.status_code == 403
+    assert fetched.status_code == 403
+    assert updated.status_code == 403
+    assert client.get("/api/v1/workflows?user_id=alice", headers=alice).status_code == 200
 
 
 class TestList:

@@ -122,6 +122,34 @@ def test_invalid_body_is_400_naming_the_field(invoke: Invoke) -> None:
     assert ["body", "name"] in [e["loc"] for e in error["details"]["errors"]]
 
 
+def test_without_a_client_request_id_the_gateway_one_is_used(invoke: Invoke) -> None:
+    response = invoke("GET", "/api/v1/health")
+
+    assert response["headers"]["x-request-id"] == FIXTURE["requestContext"]["requestId"]
+
+
+def test_each_invocation_emits_emf_metrics(
+    invoke: Invoke, capsys: pytest.CaptureFixture[str]
+) -> None:
+    invoke("GET", "/api/v1/workflows/missing")
+    invoke("GET", "/api/v1/health")
+
+    emitted = [
+        json.loads(line)
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("{") and "_aws" in line
+    ]
+    metric_names = [
+        m["Name"]
+        for blob in emitted
+        for d in blob["_aws"]["CloudWatchMetrics"]
+        for m in d["Metrics"]
+    ]
+    assert "Http4xx" in metric_names
+    assert "Http2xx" in metric_names
+    assert all(blob["_aws"]["CloudWatchMetrics"][0]["Namespace"] for blob in emitted)
+
+
 def test_request_id_from_the_client_is_kept(invoke: Invoke) -> None:
     response = invoke("GET", "/api/v1/health", headers={"x-request-id": "client-req-1"})
 

@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flowlane.observability import logger, request_id_var
 
-_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:=+/\-]{1,128}$")
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -42,6 +42,20 @@ def _envelope(
     return start, body
 
 
+def _request_id(scope: Scope) -> str:
+    """The caller's X-Request-ID when it is a safe token; else API Gateway's request id (so the
+    id also finds the gateway's access log line); else a new one."""
+    given = _header(scope, b"x-request-id")
+    if given and _REQUEST_ID_RE.match(given):
+        return given
+    event = scope.get("aws.event")
+    if isinstance(event, dict):
+        gateway_id = event.get("requestContext", {}).get("requestId")
+        if isinstance(gateway_id, str) and _REQUEST_ID_RE.match(gateway_id):
+            return gateway_id
+    return uuid.uuid4().hex
+
+
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
         self.app = app
@@ -51,8 +65,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = _header(scope, b"x-request-id")
-        request_id = given if given and _REQUEST_ID_RE.match(given) else uuid.uuid4().hex
+        request_id = _request_id(scope)
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
         logger.set_correlation_id(request_id)

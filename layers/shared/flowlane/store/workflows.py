@@ -184,7 +184,10 @@ class WorkflowRepository:
             current = self.get(owner, workflow_id)
             if expected_revision is not None and current.revision != expected_revision:
                 raise self._stale(workflow_id, current.revision, expected_revision)
-            merged = {**current.model_dump(), **changes}
+            before = current.model_dump()
+            merged = {**before, **changes}
+            if merged == before:
+                return current  # nothing changed, so no new revision
             merged.update(
                 updated_at=max(self._clock(), current.updated_at + 1),
                 revision=current.revision + 1,

@@ -48,9 +48,7 @@ def list_workflows(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     offset: Annotated[int | None, Query(ge=0)] = None,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
-    user_id: Annotated[str | None, Query(description="Seed field; must equal the caller")] = None,
 ) -> WorkflowListResponse:
-    caller.ensure_same_user(user_id)
     if offset is not None and cursor is not None:
         raise ValidationFailed(
             "use either offset or cursor, not both",
