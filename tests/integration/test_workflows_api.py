@@ -113,27 +113,41 @@ def test_update_without_if_match_applies_to_the_latest(
     }
 
 
+def _put_together(
+    client: TestClient, path: str, requests: list[tuple[dict[str, Any], dict[str, str]]]
+) -> list[Any]:
+    """Send the PUTs at the same moment, one thread each; answers in request order."""
+    barrier = threading.Barrier(len(requests))
+    answers: list[Any] = [None] * len(requests)
+
+    def send(i: int) -> None:
+        body, headers = requests[i]
+        barrier.wait()
+        answers[i] = client.put(path, json=body, headers=headers)
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(requests))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
+
+
 def test_concurrent_updates_one_wins_the_other_conflicts(
     client: TestClient, alice: dict[str, str], make_workflow: MakeWorkflow
 ) -> None:
     created = make_workflow(alice)
     path = f"/api/v1/workflows/{created['id']}"
-    barrier = threading.Barrier(2)
-    results: dict[str, Any] = {}
+    if_match = {**alice, "If-Match": "1"}
 
-    def update(name: str) -> None:
-        barrier.wait()
-        results[name] = client.put(path, json={"name": name}, headers={**alice, "If-Match": "1"})
+    left, right = _put_together(
+        client, path, [({"name": "left"}, if_match), ({"name": "right"}, if_match)]
+    )
 
-    threads = [threading.Thread(target=update, args=(n,)) for n in ("left", "right")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    statuses = sorted(r.status_code for r in results.values())
-    assert statuses == [200, 409]
-    winner = next(name for name, r in results.items() if r.status_code == 200)
+    assert sorted([left.status_code, right.status_code]) == [200, 409]
+    winner = "left" if left.status_code == 200 else "right"
+    loser = right if winner == "left" else left
+    assert loser.json()["error"]["details"]["current_revision"] == 2
     stored = client.get(path, headers=alice).json()["workflow"]
     assert stored["name"] == winner
     assert stored["revision"] == 2
@@ -144,21 +158,12 @@ def test_concurrent_updates_without_if_match_both_apply(
 ) -> None:
     created = make_workflow(alice)
     path = f"/api/v1/workflows/{created['id']}"
-    barrier = threading.Barrier(2)
-    changes = [{"description": "changed"}, {"tags": ["changed"]}]
-    statuses: list[int] = []
 
-    def update(change: dict[str, Any]) -> None:
-        barrier.wait()
-        statuses.append(client.put(path, json=change, headers=alice).status_code)
+    answers = _put_together(
+        client, path, [({"description": "changed"}, alice), ({"tags": ["changed"]}, alice)]
+    )
 
-    threads = [threading.Thread(target=update, args=(c,)) for c in changes]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert statuses == [200, 200]
+    assert [a.status_code for a in answers] == [200, 200]
     stored = client.get(path, headers=alice).json()["workflow"]
     assert stored["description"] == "changed"
     assert stored["tags"] == ["changed"]
