@@ -384,6 +384,44 @@ class TestBadInput:
             == 0
         )
 
+    def test_deeply_nested_json_is_400(self, client: TestClient, alice: dict[str, str]) -> None:
+        deep = "[" * 100_000 + "]" * 100_000
+        body = '{"name": "x", "nodes": [{"id": "a", "type": "ACTION", "parameters": {"p": %s}}]}'
+
+        response = client.post(
+            "/api/v1/workflows",
+            content=(body % deep).encode(),
+            headers={**alice, "Content-Type": "application/json"},
+        )
+
+        assert response.status_code == 400
+        assert response.json()["error"]["details"]["errors"][0]["loc"] == ["body"]
+
+    @pytest.mark.parametrize("body", ["[]", '"text"', "null"])
+    def test_a_body_that_is_not_an_object(
+        self, client: TestClient, alice: dict[str, str], body: str
+    ) -> None:
+        response = client.post(
+            "/api/v1/workflows",
+            content=body.encode(),
+            headers={**alice, "Content-Type": "application/json"},
+        )
+
+        assert response.status_code == 400
+        assert response.json()["error"]["details"]["errors"][0]["loc"] == ["body"]
+
+    def test_a_form_encoded_body_says_to_send_json(
+        self, client: TestClient, alice: dict[str, str]
+    ) -> None:
+        response = client.post(
+            "/api/v1/workflows",
+            content=b'{"name": "x"}',
+            headers={**alice, "Content-Type": "application/x-www-form-urlencoded"},
+        )
+
+        assert response.status_code == 400
+        assert "Content-Type: application/json" in response.json()["error"]["message"]
+
     def test_missing_name(self, client: TestClient, alice: dict[str, str]) -> None:
         body = workflow_body()
         del body["name"]

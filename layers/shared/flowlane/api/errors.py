@@ -79,13 +79,20 @@ async def _flowlane_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status, exc.code, message, exc.details, headers)
 
 
-async def _request_validation_error(_: Request, exc: Exception) -> JSONResponse:
+async def _request_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = validation_errors(exc.errors())
     if any(e["msg"].startswith("JSON decode error") for e in errors):
         return error_response(
             400, "VALIDATION_ERROR", "the request body is not valid JSON", {"errors": errors}
         )
+    content_type = request.headers.get("content-type", "")
+    if content_type and "json" not in content_type and any(e["loc"] == ["body"] for e in errors):
+        # The usual cause: `curl -d` without a JSON Content-Type header.
+        message = (
+            f"send the body as JSON with 'Content-Type: application/json' (got {content_type})"
+        )
+        return error_response(400, "VALIDATION_ERROR", message, {"errors": errors})
     return error_response(400, "VALIDATION_ERROR", _summary(errors), {"errors": errors})
 
 
@@ -95,9 +102,15 @@ async def _http_exception(_: Request, exc: Exception) -> JSONResponse:
         exc.status_code, "INTERNAL_ERROR" if exc.status_code >= 500 else "ERROR"
     )
     message = str(exc.detail) if exc.detail else code
+    details: dict[str, Any] = {}
     if exc.status_code == 404 and message == "Not Found":
         message = "no such route"
-    return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
+    elif exc.status_code == 400:
+        # FastAPI's body-parsing failures; keep the contract's details.errors shape.
+        details = {"errors": [{"loc": ["body"], "msg": message}]}
+    return error_response(
+        exc.status_code, code, message, details, headers=getattr(exc, "headers", None)
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
