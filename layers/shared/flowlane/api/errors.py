@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from flowlane.errors import FlowlaneError, RateLimited
+from flowlane.models.common import error_items
 from flowlane.observability import request_id_var
 
 _CODES_BY_STATUS = {
@@ -43,21 +44,6 @@ def error_response(
     return JSONResponse(status_code=status, content=body, headers=headers)
 
 
-def _clean_msg(msg: str) -> str:
-    # Pydantic prefixes custom errors with "Value error, "; the field path already says where.
-    return msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
-
-
-def validation_errors(errors: Any) -> list[dict[str, Any]]:
-    return [
-        {
-            "loc": [str(p) if not isinstance(p, int) else p for p in e.get("loc", ())],
-            "msg": _clean_msg(str(e.get("msg", ""))),
-        }
-        for e in errors
-    ]
-
-
 def _summary(errors: list[dict[str, Any]]) -> str:
     if not errors:
         return "the request is not valid"
@@ -81,7 +67,7 @@ async def _flowlane_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _request_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = validation_errors(exc.errors())
+    errors = error_items(exc.errors())
     if any(e["msg"].startswith("JSON decode error") for e in errors):
         return error_response(
             400, "VALIDATION_ERROR", "the request body is not valid JSON", {"errors": errors}

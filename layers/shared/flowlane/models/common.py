@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
+
+
+def error_items(errors: Iterable[Any], prefix: Sequence[str | int] = ()) -> list[dict[str, Any]]:
+    """Pydantic errors as the contract's `details.errors`: `[{loc, msg}]`, `loc` under `prefix`."""
+    items: list[dict[str, Any]] = []
+    for error in errors:
+        loc = [*prefix, *(p if isinstance(p, int) else str(p) for p in error.get("loc", ()))]
+        # Pydantic prefixes custom errors with "Value error, "; the location already says where.
+        msg = str(error.get("msg", "")).removeprefix("Value error, ")
+        items.append({"loc": loc, "msg": msg.removeprefix("Assertion failed, ")})
+    return items
 
 
 class ErrorItem(BaseModel):

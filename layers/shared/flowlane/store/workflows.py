@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from flowlane.errors import Conflict, NotFound, UpstreamError, ValidationFailed
+from flowlane.models.common import error_items
 from flowlane.models.workflow import WorkflowCreate, WorkflowData
 from flowlane.observability import logger
 from flowlane.store import keys
@@ -66,12 +67,7 @@ def _order_key(entry: Item) -> tuple[int, str]:
 
 
 def _validation_failed(exc: ValidationError) -> ValidationFailed:
-    errors = [
-        {"loc": ["body", *exc_loc], "msg": err["msg"]}
-        for err in exc.errors()
-        for exc_loc in [list(err["loc"])]
-    ]
-    return ValidationFailed("the workflow is not valid", errors)
+    return ValidationFailed("the workflow is not valid", error_items(exc.errors(), ["body"]))
 
 
 class WorkflowRepository:
