@@ -58,6 +58,15 @@ class TestAuth:
         response = client.get("/api/v1/workflows", headers={"Authorization": header})
         _assert_envelope(response, 401, "UNAUTHORIZED")
 
+    def test_tokens_made_elsewhere_need_only_a_subject_and_the_secret(
+        self, client: TestClient
+    ) -> None:
+        minimal = jwt.encode({"sub": "carol"}, DEV_SECRET, algorithm="HS256")
+
+        response = client.get("/api/v1/workflows", headers={"Authorization": f"Bearer {minimal}"})
+
+        assert response.status_code == 200
+
     def test_token_without_subject_is_401(self, client: TestClient) -> None:
         now = int(time.time())
         no_sub = jwt.encode({"iss": "flowlane-dev", "exp": now + 60}, DEV_SECRET, "HS256")

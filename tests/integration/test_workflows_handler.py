@@ -12,21 +12,18 @@ from typing import Any
 
 import pytest
 from flowlane import config
+from flowlane.api.auth import issue_dev_token
 from flowlane.runtime.embedded import EmbeddedRuntime
 from flowlane.runtime.lambdas import LambdaContext
 
-from tests.conftest import REPO_ROOT, workflow_body
+from tests.conftest import DEV_SECRET, REPO_ROOT, workflow_body
 
 FIXTURE = json.loads((REPO_ROOT / "tests/fixtures/apigw_v2_post_workflows.json").read_text())
 ALICE_SUB = FIXTURE["requestContext"]["authorizer"]["jwt"]["claims"]["sub"]
 Invoke = Callable[..., dict[str, Any]]
 
 
-@pytest.fixture
-def handler_module(runtime: EmbeddedRuntime, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """A cold start of the workflows function, configured as the CDK app deploys it."""
-    monkeypatch.setenv("FLOWLANE_AUTH_MODE", "cognito")
-    monkeypatch.delenv("FLOWLANE_DEV_JWT_SECRET")
+def _cold_start() -> ModuleType:
     config.api_settings.cache_clear()
     path = REPO_ROOT / "functions/workflows/handler.py"
     spec = importlib.util.spec_from_file_location("workflows_handler_under_test", path)
@@ -35,6 +32,14 @@ def handler_module(runtime: EmbeddedRuntime, monkeypatch: pytest.MonkeyPatch) ->
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture
+def handler_module(runtime: EmbeddedRuntime, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """A cold start of the workflows function, configured as the CDK app deploys it."""
+    monkeypatch.delenv("FLOWLANE_AUTH_MODE")
+    monkeypatch.delenv("FLOWLANE_DEV_JWT_SECRET")
+    return _cold_start()
 
 
 @pytest.fixture
@@ -104,12 +109,57 @@ def test_base64_bodies_and_query_strings(invoke: Invoke) -> None:
     assert [w["tags"] for w in body["workflows"]] == [["a"]]
 
 
-def test_missing_authorizer_context_is_401(invoke: Invoke, handler_module: ModuleType) -> None:
+def _without_authorizer(token: str) -> dict[str, Any]:
     event = copy.deepcopy(FIXTURE)
     del event["requestContext"]["authorizer"]
+    event["routeKey"] = event["requestContext"]["routeKey"] = "GET /api/v1/workflows"
     event["requestContext"]["http"]["method"] = "GET"
+    event["headers"]["authorization"] = f"Bearer {token}"
+    return event
 
-    response = handler_module.handler(event, LambdaContext("flowlane-workflows", "arn"))
+
+def test_without_authorizer_claims_a_deployed_function_refuses_any_token(
+    handler_module: ModuleType,
+) -> None:
+    dev_token = issue_dev_token(DEV_SECRET, "alice")
+
+    response = handler_module.handler(
+        _without_authorizer(dev_token), LambdaContext("flowlane-workflows", "arn")
+    )
+
+    assert response["statusCode"] == 401
+
+
+@pytest.mark.parametrize("mode", ["auto", "dev"])
+def test_with_a_dev_secret_the_handler_accepts_dev_tokens(
+    runtime: EmbeddedRuntime, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    monkeypatch.setenv("FLOWLANE_AUTH_MODE", mode)
+    module = _cold_start()
+
+    good = module.handler(
+        _without_authorizer(issue_dev_token(DEV_SECRET, "alice")),
+        LambdaContext("flowlane-workflows", "arn"),
+    )
+    forged = module.handler(
+        _without_authorizer(issue_dev_token("x" * 40, "alice")),
+        LambdaContext("flowlane-workflows", "arn"),
+    )
+
+    assert good["statusCode"] == 200
+    assert forged["statusCode"] == 401
+
+
+def test_cognito_mode_ignores_dev_tokens(
+    runtime: EmbeddedRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLOWLANE_AUTH_MODE", "cognito")
+    module = _cold_start()
+
+    response = module.handler(
+        _without_authorizer(issue_dev_token(DEV_SECRET, "alice")),
+        LambdaContext("flowlane-workflows", "arn"),
+    )
 
     assert response["statusCode"] == 401
 

@@ -44,9 +44,12 @@ class ApiSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="FLOWLANE_", extra="ignore")
 
-    # cognito: claims from the API Gateway JWT authorizer (the deployed default).
-    # dev: HS256 tokens signed with dev_jwt_secret (`flowlane dev`, tests).
-    auth_mode: Literal["cognito", "dev"] = "cognito"
+    # cognito: only claims from the API Gateway JWT authorizer.
+    # dev: only HS256 tokens signed with dev_jwt_secret (`flowlane dev`).
+    # auto: the authorizer's claims when the request has them, else a dev token when a dev secret
+    #   is configured (never on AWS: the CDK app sets no secret, and API Gateway's authorizer
+    #   guards every protected route before the function runs).
+    auth_mode: Literal["auto", "cognito", "dev"] = "auto"
     dev_jwt_secret: str | None = None
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1_048_576, ge=1_024)
