@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from pathlib import Path
+
+from fastapi import FastAPI
 
 from flowlane.api.app import create_app
 from flowlane.api.services import Services
@@ -30,12 +33,23 @@ def dev_jwt_secret(api: ApiSettings, state_dir: Path) -> str:
     return secret
 
 
-def build_dev_app(runtime: EmbeddedRuntime, state_dir: Path) -> object:
+def build_dev_app(runtime: EmbeddedRuntime, state_dir: Path) -> FastAPI:
     api = api_settings().model_copy(
         update={"auth_mode": "dev", "dev_jwt_secret": dev_jwt_secret(api_settings(), state_dir)}
     )
     services = Services(api=api, aws=runtime.aws, store=runtime.store, clients=runtime.clients)
     return create_app(None, services)
+
+
+def _command() -> str:
+    """How this process was started (`.venv/bin/flowlane` under `make run`), for the banner."""
+    invoked = Path(sys.argv[0])
+    if invoked.name == "flowlane":
+        try:
+            return str(invoked.resolve().relative_to(Path.cwd()))
+        except ValueError:
+            return str(invoked)
+    return "flowlane"
 
 
 def serve(host: str, port: int, state_dir: Path) -> None:
@@ -55,7 +69,7 @@ def serve(host: str, port: int, state_dir: Path) -> None:
         print(f"Flowlane dev server on http://{host}:{port}")
         print(f"  API docs:  http://{host}:{port}/docs")
         print(f"  state:     {state_dir.resolve()} ({restored} records restored)")
-        print("  a token:   flowlane token --user alice")
-        uvicorn.run(app, host=host, port=port, log_level="warning")  # type: ignore[arg-type]
+        print(f"  a token:   {_command()} token --user alice   (in this folder)")
+        uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
         runtime.stop()
