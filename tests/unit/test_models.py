@@ -7,7 +7,7 @@ from flowlane.models.workflow import (
     NodeType,
     WorkflowCreate,
     WorkflowData,
-    WorkflowSettings,
+    WorkflowSettingsData,
     WorkflowUpdate,
     parse_revision,
 )
@@ -115,16 +115,16 @@ def test_on_error_is_continue_or_stop() -> None:
 @pytest.mark.parametrize("timeout", [59, 86401])
 def test_settings_timeout_bounds(timeout: int) -> None:
     with pytest.raises(ValidationError):
-        WorkflowSettings(timeout=timeout)
+        WorkflowSettingsData(timeout=timeout)
 
 
 def test_settings_timezone_is_checked_and_seed_dict_accepted() -> None:
-    assert WorkflowSettings.model_validate({"timezone": {"timezone": "Europe/Paris"}}).timezone == (
-        "Europe/Paris"
-    )
-    assert WorkflowSettings.model_validate({"timezone": {}}).timezone == "UTC"
+    assert WorkflowSettingsData.model_validate(
+        {"timezone": {"timezone": "Europe/Paris"}}
+    ).timezone == ("Europe/Paris")
+    assert WorkflowSettingsData.model_validate({"timezone": {}}).timezone == "UTC"
     with pytest.raises(ValidationError, match="unknown time zone"):
-        WorkflowSettings.model_validate({"timezone": "Mars/Olympus"})
+        WorkflowSettingsData.model_validate({"timezone": "Mars/Olympus"})
 
 
 def test_tags_are_trimmed_and_deduplicated() -> None:

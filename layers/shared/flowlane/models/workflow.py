@@ -42,12 +42,12 @@ def normalise_node_type(value: object) -> object:
     return name
 
 
-class Position(BaseModel):
+class PositionData(BaseModel):
     x: float = 0
     y: float = 0
 
 
-class RetryPolicy(BaseModel):
+class RetryPolicyData(BaseModel):
     max_tries: Annotated[int, Field(ge=1, le=10, description="Counts the first try")] = 3
     wait_between_tries: Annotated[int, Field(ge=1, le=300, description="Seconds")] = 5
 
@@ -60,14 +60,14 @@ class NodeData(BaseModel):
     type: Annotated[NodeType, Field(description="The node family; `_NODE` suffix accepted")]
     subtype: Annotated[str | None, Field(max_length=64)] = None
     type_version: int = 1
-    position: Position = Field(default_factory=Position)
+    position: PositionData = Field(default_factory=PositionData)
     parameters: dict[str, JsonValue] = Field(default_factory=dict)
     credentials: Annotated[
         dict[str, str], Field(description="Names of stored credentials, never secret values")
     ] = Field(default_factory=dict)
     disabled: bool = False
     on_error: Literal["continue", "stop"] = "continue"
-    retry_policy: RetryPolicy | None = None
+    retry_policy: RetryPolicyData | None = None
     notes: dict[str, JsonValue] = Field(default_factory=dict)
     webhooks: list[str] = Field(default_factory=list)
 
@@ -104,7 +104,7 @@ class NodeData(BaseModel):
         return self
 
 
-class Connection(BaseModel):
+class ConnectionData(BaseModel):
     node: Annotated[str, Field(min_length=1, description="Target node id")]
     type: Annotated[str, Field(description="Input kind: main, ai_tool, ai_memory, ai_model")] = (
         "main"
@@ -112,23 +112,23 @@ class Connection(BaseModel):
     index: Annotated[int, Field(ge=0, description="Orders the inputs of a MERGE node")] = 0
 
 
-class ConnectionArray(BaseModel):
-    connections: list[Connection] = Field(default_factory=list)
+class ConnectionArrayData(BaseModel):
+    connections: list[ConnectionData] = Field(default_factory=list)
 
 
-class NodeConnections(BaseModel):
+class NodeConnectionsData(BaseModel):
     connection_types: Annotated[
-        dict[str, ConnectionArray], Field(description="Output port -> connections")
+        dict[str, ConnectionArrayData], Field(description="Output port -> connections")
     ] = Field(default_factory=dict)
 
 
-class ConnectionsMap(BaseModel):
+class ConnectionsMapData(BaseModel):
     connections: Annotated[
-        dict[str, NodeConnections], Field(description="Source node id -> its output ports")
+        dict[str, NodeConnectionsData], Field(description="Source node id -> its output ports")
     ] = Field(default_factory=dict)
 
 
-class WorkflowSettings(BaseModel):
+class WorkflowSettingsData(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     timezone: Annotated[str, Field(description="IANA time zone, e.g. Europe/Paris")] = "UTC"
@@ -196,8 +196,8 @@ class _WorkflowBody(BaseModel):
     name: Name
     description: Description = None
     nodes: list[NodeData]
-    connections: ConnectionsMap = Field(default_factory=ConnectionsMap)
-    settings: WorkflowSettings = Field(default_factory=WorkflowSettings)
+    connections: ConnectionsMapData = Field(default_factory=ConnectionsMapData)
+    settings: WorkflowSettingsData = Field(default_factory=WorkflowSettingsData)
     static_data: dict[str, JsonValue] = Field(default_factory=dict)
     pin_data: Annotated[
         dict[str, JsonValue], Field(description="Node id -> output used instead of running it")
@@ -249,8 +249,8 @@ class WorkflowUpdate(BaseModel):
     name: Name | None = None
     description: Description = None
     nodes: list[NodeData] | None = None
-    connections: ConnectionsMap | None = None
-    settings: WorkflowSettings | None = None
+    connections: ConnectionsMapData | None = None
+    settings: WorkflowSettingsData | None = None
     static_data: dict[str, JsonValue] | None = None
     pin_data: dict[str, JsonValue] | None = None
     tags: Annotated[list[Tag] | None, Field(max_length=50)] = None
@@ -284,6 +284,15 @@ class WorkflowListResponse(BaseModel):
     total_count: int
     has_more: bool
     next_cursor: str | None = None
+
+
+# The seed's names (shared/models/workflow.py), for code and clients ported from it.
+CreateWorkflowRequest = WorkflowCreate
+UpdateWorkflowRequest = WorkflowUpdate
+CreateWorkflowResponse = WorkflowResponse
+UpdateWorkflowResponse = WorkflowResponse
+GetWorkflowResponse = WorkflowGetResponse
+ListWorkflowsResponse = WorkflowListResponse
 
 
 def parse_revision(value: str) -> int:
