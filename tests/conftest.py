@@ -28,6 +28,7 @@ from typing import Any  # noqa: E402
 
 import pytest  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
+
 from flowlane import config  # noqa: E402
 from flowlane.api.app import create_app  # noqa: E402
 from flowlane.api.auth import issue_dev_token  # noqa: E402

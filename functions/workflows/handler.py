@@ -2,9 +2,10 @@
 
 from typing import Any
 
+from mangum import Mangum
+
 from flowlane.api.app import create_app
 from flowlane.observability import lambda_entry
-from mangum import Mangum
 
 app = create_app(["workflows"])
 _asgi = Mangum(app, lifespan="off")

@@ -7,10 +7,10 @@ import time
 import jwt
 import pytest
 from fastapi.testclient import TestClient
+
 from flowlane.api.app import create_app
 from flowlane.api.services import Services
 from flowlane.config import ApiSettings
-
 from tests.conftest import DEV_SECRET, workflow_body
 
 

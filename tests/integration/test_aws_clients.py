@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from moto.server import ThreadedMotoServer
+
 from flowlane.config import AwsSettings
 from flowlane.models.workflow import WorkflowCreate
 from flowlane.runtime.aws import AwsClients
@@ -12,8 +14,6 @@ from flowlane.store.dynamo import DynamoTable
 from flowlane.store.payloads import PayloadStore
 from flowlane.store.schema import create_table_request
 from flowlane.store.workflows import WorkflowRepository
-from moto.server import ThreadedMotoServer
-
 from tests.conftest import workflow_body
 
 

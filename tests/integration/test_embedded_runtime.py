@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from flowlane.config import LocalSettings, StoreSettings
 from flowlane.models.workflow import WorkflowCreate
 from flowlane.runtime.embedded import EmbeddedRuntime, StateDirInUse
@@ -17,7 +18,6 @@ from flowlane.runtime.lambdas import HandlerRegistry
 from flowlane.store.dynamo import DynamoTable
 from flowlane.store.payloads import PayloadStore
 from flowlane.store.workflows import WorkflowRepository
-
 from tests.conftest import workflow_body
 
 ROLE = "arn:aws:iam::123456789012:role/flowlane-embedded-lambda"

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse
 from fastapi.testclient import TestClient
-from flowlane.runtime.embedded import EmbeddedRuntime
 
+from flowlane.runtime.embedded import EmbeddedRuntime
 from tests.conftest import workflow_body
 
 BIG = {"static_data": {"blob": "y" * 400_000}}  # over the 300 KB offload threshold

@@ -11,11 +11,11 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+
 from flowlane import config
 from flowlane.api.auth import issue_dev_token
 from flowlane.runtime.embedded import EmbeddedRuntime
 from flowlane.runtime.lambdas import LambdaContext
-
 from tests.conftest import DEV_SECRET, REPO_ROOT, workflow_body
 
 FIXTURE = json.loads((REPO_ROOT / "tests/fixtures/apigw_v2_post_workflows.json").read_text())

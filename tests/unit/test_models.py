@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
+
 from flowlane.models.workflow import (
     NodeType,
     WorkflowCreate,
@@ -11,8 +13,6 @@ from flowlane.models.workflow import (
     WorkflowUpdate,
     parse_revision,
 )
-from pydantic import ValidationError
-
 from tests.conftest import workflow_body
 
 

@@ -15,8 +15,12 @@ def error_items(errors: Iterable[Any], prefix: Sequence[str | int] = ()) -> list
     for error in errors:
         loc = [*prefix, *(p if isinstance(p, int) else str(p) for p in error.get("loc", ()))]
         # Pydantic prefixes custom errors with "Value error, "; the location already says where.
-        msg = str(error.get("msg", "")).removeprefix("Value error, ")
-        items.append({"loc": loc, "msg": msg.removeprefix("Assertion failed, ")})
+        msg = (
+            str(error.get("msg", ""))
+            .removeprefix("Value error, ")
+            .removeprefix("Assertion failed, ")
+        )
+        items.append({"loc": loc, "msg": msg})
     return items
 
 

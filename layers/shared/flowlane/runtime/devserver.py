@@ -55,8 +55,9 @@ def _command() -> str:
 def serve(host: str, port: int, state_dir: Path) -> None:
     import uvicorn
 
-    # Handlers invoked in process (Step Functions -> Lambda) read their settings as on Lambda.
-    os.environ.setdefault("FLOWLANE_RUNTIME", "embedded")
+    # Handlers invoked in process (Step Functions -> Lambda) read their settings as on Lambda;
+    # they must reach this process's moto, whatever the shell says.
+    os.environ["FLOWLANE_RUNTIME"] = "embedded"
     aws_settings.cache_clear()
     local = LocalSettings()
     runtime = EmbeddedRuntime(

@@ -21,7 +21,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from flowlane.observability import logger
@@ -101,13 +100,8 @@ def _load_handler(path: Path, attribute: str) -> Handler:
         module = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module
         spec.loader.exec_module(module)
-    handler: Handler = getattr(_as_module(module), attribute)
+    handler: Handler = getattr(module, attribute)
     return handler
-
-
-def _as_module(module: object) -> ModuleType:
-    assert isinstance(module, ModuleType)
-    return module
 
 
 def _function_error(response_headers: dict[str, str], exc: BaseException) -> bytes:

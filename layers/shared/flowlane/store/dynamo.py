@@ -6,6 +6,7 @@ It serialises plain Python values, pages through queries and maps AWS failures t
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
@@ -181,9 +182,12 @@ class DynamoTable:
                     deserialise(r) for r in response.get("Responses", {}).get(self.name, [])
                 )
                 request = response.get("UnprocessedKeys") or {}
-                attempts += 1
-                if request and attempts > 10:
-                    raise UpstreamError(
-                        "DynamoDB kept throttling a batch read", {"service": "dynamodb"}
-                    )
+                if request:
+                    attempts += 1
+                    if attempts > 10:
+                        raise UpstreamError(
+                            "DynamoDB kept throttling a batch read", {"service": "dynamodb"}
+                        )
+                    # Unprocessed keys mean throttling: back off before asking again.
+                    time.sleep(min(0.05 * 2**attempts, 1.0))
         return found

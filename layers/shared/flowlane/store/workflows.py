@@ -153,7 +153,7 @@ class WorkflowRepository:
             }
         )
         try:
-            self._write(owner, workflow, condition="attribute_not_exists(#pk)", expected=None)
+            self._write(owner, workflow, expected=None)
         except ConditionFailed as exc:
             raise Conflict(
                 f"a workflow with id {workflow.id!r} already exists",
@@ -193,9 +193,7 @@ class WorkflowRepository:
             except ValidationError as exc:
                 raise _validation_failed(exc) from exc
             try:
-                self._write(
-                    owner, updated, condition="#revision = :expected", expected=current.revision
-                )
+                self._write(owner, updated, expected=current.revision)
             except ConditionFailed:
                 continue
             return updated
@@ -238,9 +236,8 @@ class WorkflowRepository:
     def _payload_prefix(owner: str, workflow_id: str) -> str:
         return f"workflows/{owner}/{workflow_id}/"
 
-    def _write(
-        self, owner: str, workflow: WorkflowData, *, condition: str, expected: int | None
-    ) -> None:
+    def _write(self, owner: str, workflow: WorkflowData, *, expected: int | None) -> None:
+        """Put the item: a new one when `expected` is None, else over revision `expected`."""
         document = workflow.model_dump_json()
         item: dict[str, Any] = {
             PK: keys.user_pk(owner),
@@ -263,8 +260,11 @@ class WorkflowRepository:
             item["doc_ref"] = offloaded
         else:
             item["doc"] = document
-        names = {"#pk": PK} if "#pk" in condition else {"#revision": "revision"}
-        values = {":expected": expected} if expected is not None else None
+        if expected is None:
+            condition, names, values = "attribute_not_exists(#pk)", {"#pk": PK}, None
+        else:
+            condition, names = "#revision = :expected", {"#revision": "revision"}
+            values = {":expected": expected}
         try:
             self._table.put(item, condition=condition, names=names, values=values)
         except Exception:
