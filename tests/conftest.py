@@ -32,9 +32,16 @@ from fastapi.testclient import TestClient  # noqa: E402
 from flowlane import config  # noqa: E402
 from flowlane.api.app import create_app  # noqa: E402
 from flowlane.api.auth import issue_dev_token  # noqa: E402
-from flowlane.api.services import Services  # noqa: E402
-from flowlane.config import ApiSettings, LocalSettings, StoreSettings  # noqa: E402
+from flowlane.config import (  # noqa: E402
+    ApiSettings,
+    EngineSettings,
+    IntegrationSettings,
+    LocalSettings,
+    StoreSettings,
+)
 from flowlane.runtime.embedded import EmbeddedRuntime  # noqa: E402
+from flowlane.runtime.node_services import RuntimeNodeServices  # noqa: E402
+from flowlane.runtime.services import Services  # noqa: E402
 
 DEV_SECRET = os.environ["FLOWLANE_DEV_JWT_SECRET"]
 
@@ -45,6 +52,8 @@ def _clear_settings() -> None:
         config.store_settings,
         config.api_settings,
         config.local_settings,
+        config.engine_settings,
+        config.integration_settings,
     ):
         cached.cache_clear()
 
@@ -67,6 +76,17 @@ def runtime() -> Iterator[EmbeddedRuntime]:
 def services(runtime: EmbeddedRuntime) -> Services:
     api = ApiSettings(auth_mode="dev", dev_jwt_secret=DEV_SECRET)
     return Services(api=api, aws=runtime.aws, store=runtime.store, clients=runtime.clients)
+
+
+@pytest.fixture
+def node_services(services: Services) -> RuntimeNodeServices:
+    """The real node services on the embedded runtime (moto), private network allowed so nodes
+    can reach the local fake servers the tests start on 127.0.0.1."""
+    return RuntimeNodeServices(
+        services,
+        engine=EngineSettings(allow_private_network=True),
+        integrations=IntegrationSettings(),
+    )
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from flowlane.api.app import create_app
-from flowlane.api.services import Services
 from flowlane.config import ApiSettings
+from flowlane.runtime.services import Services
 from tests.conftest import DEV_SECRET, workflow_body
 
 

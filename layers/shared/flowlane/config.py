@@ -76,6 +76,56 @@ class LocalSettings(BaseSettings):
     function_prefix: str = "flowlane-"
 
 
+class EngineSettings(BaseSettings):
+    """How nodes run: expression bounds, time limits, the egress policy."""
+
+    model_config = SettingsConfigDict(env_prefix="FLOWLANE_", extra="ignore")
+
+    # CONTRACT.md section 3: loopback, private and link-local addresses are refused unless this
+    # is set; cloud metadata addresses are refused always.
+    allow_private_network: bool = False
+    # A runaway expression (an endless recursion, a huge range) is stopped after this long...
+    expression_timeout_ms: int = Field(default=1_000, ge=10, le=30_000)
+    # ...and a result larger than this (as JSON) is refused.
+    expression_max_bytes: int = Field(default=1_048_576, ge=1_024)
+    # A node that sets no time limit of its own (HTTP and approvals do) gets this one.
+    node_timeout_seconds: float = Field(default=120.0, gt=0, le=900)
+    # Values larger than this (as JSON) are stored in S3 behind a reference in node runs.
+    max_inline_value_bytes: int = Field(default=300_000, ge=1_000, le=380_000)
+
+
+class IntegrationSettings(BaseSettings):
+    """Where external services are: base URLs are settings so tests point them at local servers."""
+
+    model_config = SettingsConfigDict(env_prefix="FLOWLANE_", extra="ignore")
+
+    slack_base_url: str = "https://slack.com/api"
+    github_base_url: str = "https://api.github.com"
+    # The sender of EMAIL nodes (an SES-verified identity on AWS).
+    email_sender: str = "flowlane@example.com"
+    # Secrets Manager names are `{credentials_prefix}{owner}/{name}`.
+    credentials_prefix: str = "flowlane/credentials/"
+    openai_api_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("FLOWLANE_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("FLOWLANE_OPENAI_BASE_URL", "OPENAI_BASE_URL")
+    )
+    openai_model: str = "gpt-4o-mini"
+    anthropic_api_key: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("FLOWLANE_ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY"),
+    )
+    anthropic_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("FLOWLANE_ANTHROPIC_BASE_URL", "ANTHROPIC_BASE_URL"),
+    )
+    anthropic_model: str = "claude-sonnet-4-5"
+    # auto: openai when its key is set, else anthropic when its key is set, else offline.
+    default_llm_provider: Literal["auto", "openai", "anthropic", "offline"] = "auto"
+    llm_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+
+
 @lru_cache(maxsize=1)
 def aws_settings() -> AwsSettings:
     return AwsSettings()
@@ -94,3 +144,13 @@ def api_settings() -> ApiSettings:
 @lru_cache(maxsize=1)
 def local_settings() -> LocalSettings:
     return LocalSettings()
+
+
+@lru_cache(maxsize=1)
+def engine_settings() -> EngineSettings:
+    return EngineSettings()
+
+
+@lru_cache(maxsize=1)
+def integration_settings() -> IntegrationSettings:
+    return IntegrationSettings()

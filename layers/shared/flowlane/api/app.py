@@ -9,8 +9,8 @@ from flowlane import __version__
 from flowlane.api.domains import routers_for
 from flowlane.api.errors import install_error_handlers
 from flowlane.api.middleware import RequestContextMiddleware
-from flowlane.api.services import Services
 from flowlane.models.common import ErrorEnvelope
+from flowlane.runtime.services import Services
 
 _ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorEnvelope, "description": description}

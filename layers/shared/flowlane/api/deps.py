@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from flowlane.api.auth import Caller, authenticate
-from flowlane.api.services import Services
+from flowlane.runtime.services import Services
 from flowlane.store.workflows import WorkflowRepository
 
 

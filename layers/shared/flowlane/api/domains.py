@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from flowlane.api.routers import health, workflows
+from flowlane.api.routers import engine, health, workflows
 
 DOMAINS: dict[str, list[APIRouter]] = {
-    "workflows": [health.router, workflows.router],
+    "workflows": [health.router, workflows.router, engine.router],
 }
 
 

@@ -94,3 +94,15 @@ class AwsClients:
     @property
     def s3(self) -> Any:
         return self.client("s3")
+
+    @property
+    def secretsmanager(self) -> Any:
+        return self.client("secretsmanager")
+
+    @property
+    def ses(self) -> Any:
+        return self.client("ses")
+
+    @property
+    def stepfunctions(self) -> Any:
+        return self.client("stepfunctions")

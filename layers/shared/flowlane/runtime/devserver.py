@@ -10,9 +10,9 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from flowlane.api.app import create_app
-from flowlane.api.services import Services
 from flowlane.config import ApiSettings, LocalSettings, StoreSettings, api_settings, aws_settings
 from flowlane.runtime.embedded import EmbeddedRuntime
+from flowlane.runtime.services import Services
 
 DEV_SECRET_FILE = "dev-jwt-secret"
 

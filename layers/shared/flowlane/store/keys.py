@@ -13,3 +13,9 @@ def workflow_sk(workflow_id: str) -> str:
 
 
 WORKFLOW_SK_PREFIX = "WORKFLOW#"
+
+
+def workflow_revision_sk(workflow_id: str, revision: int) -> str:
+    # Zero-padded so a query returns revisions in order; not under WORKFLOW# so listing
+    # workflows never sees them.
+    return f"WFREV#{workflow_id}#{revision:010d}"

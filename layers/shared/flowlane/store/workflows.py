@@ -13,6 +13,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -217,6 +218,36 @@ class WorkflowRepository:
                 self._payloads.delete_prefix(self._payload_prefix(owner, workflow_id))
             except UpstreamError:
                 logger.exception("could not remove a deleted workflow's documents from S3")
+
+    # -- pinned revisions ----------------------------------------------------------------------
+
+    def snapshot(self, owner: str, workflow: WorkflowData) -> None:
+        """Keep this revision as it is: executions (and deployments) run a pinned revision while
+        the workflow itself moves on. Idempotent: a revision never changes once written."""
+        document = workflow.model_dump_json()
+        item: dict[str, Any] = {
+            PK: keys.user_pk(owner),
+            SK: keys.workflow_revision_sk(workflow.id, workflow.revision),
+            "entity": "workflow_revision",
+            "id": workflow.id,
+            "revision": workflow.revision,
+        }
+        if len(document.encode()) > self._threshold:
+            ref = f"{self._payload_prefix(owner, workflow.id)}r{workflow.revision}.json"
+            self._payloads.put(ref, document.encode())
+            item["doc_ref"] = ref
+        else:
+            item["doc"] = document
+        with suppress(ConditionFailed):  # already kept: revisions are immutable
+            self._table.put(item, condition="attribute_not_exists(#pk)", names={"#pk": PK})
+
+    def get_revision(self, owner: str, workflow_id: str, revision: int) -> WorkflowData:
+        item = self._table.get(
+            {PK: keys.user_pk(owner), SK: keys.workflow_revision_sk(workflow_id, revision)}
+        )
+        if item is None:
+            raise NotFound(f"workflow {workflow_id!r} has no saved revision {revision}")
+        return self._document(item)
 
     # -- item mapping ------------------------------------------------------------------------
 

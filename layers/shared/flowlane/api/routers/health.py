@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, Request
 
 from flowlane import __version__
 from flowlane.api.deps import ServicesDep
-from flowlane.api.services import Services
 from flowlane.errors import UpstreamError
 from flowlane.models.common import HealthResponse, HealthStatus
+from flowlane.runtime.services import Services
 
 router = APIRouter(prefix="/api/v1", tags=["health"])
 

@@ -11,13 +11,17 @@ from functools import cached_property
 from flowlane.config import (
     ApiSettings,
     AwsSettings,
+    EngineSettings,
     StoreSettings,
     api_settings,
     aws_settings,
+    engine_settings,
     store_settings,
 )
 from flowlane.runtime.aws import AwsClients
+from flowlane.runtime.node_services import RuntimeNodeServices
 from flowlane.store.dynamo import DynamoTable
+from flowlane.store.executions import ExecutionRepository
 from flowlane.store.payloads import PayloadStore
 from flowlane.store.workflows import WorkflowRepository
 
@@ -47,6 +51,20 @@ class Services:
     @cached_property
     def payloads(self) -> PayloadStore:
         return PayloadStore(self.clients.s3, self.store.payload_bucket)
+
+    @cached_property
+    def executions(self) -> ExecutionRepository:
+        return ExecutionRepository(
+            self.table, self.payloads, inline_limit=self.engine.max_inline_value_bytes
+        )
+
+    @cached_property
+    def engine(self) -> EngineSettings:
+        return engine_settings()
+
+    @cached_property
+    def node_services(self) -> RuntimeNodeServices:
+        return RuntimeNodeServices(self, engine=self.engine)
 
     @cached_property
     def workflows(self) -> WorkflowRepository:

@@ -1,0 +1,72 @@
+"""What a workflow means: the node catalogue, validation and dry runs (CONTRACT.md section 5)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from flowlane.api.deps import CallerDep, ServicesDep, WorkflowsDep
+from flowlane.errors import ValidationFailed
+from flowlane.models.execution import ExecutionRecord, TestRunRequest
+from flowlane.models.node_template import NodeTemplateList
+from flowlane.models.workflow import NodeType, normalise_node_type
+
+router = APIRouter(prefix="/api/v1", tags=["engine"])
+
+
+@router.get("/node-templates", response_model=NodeTemplateList)
+def list_node_templates(
+    _caller: CallerDep,
+    type: Annotated[
+        str | None, Query(description="Only this node type, e.g. ACTION or ACTION_NODE")
+    ] = None,
+) -> NodeTemplateList:
+    from flowlane.nodes.templates import templates
+
+    wanted: NodeType | None = None
+    if type is not None:
+        try:
+            wanted = NodeType(str(normalise_node_type(type)))
+        except ValueError as exc:
+            raise ValidationFailed(
+                str(exc), [{"loc": ["query", "type"], "msg": str(exc)}]
+            ) from None
+    found = templates(wanted)
+    return NodeTemplateList(templates=found, total_count=len(found))
+
+
+@router.post("/workflows/{workflow_id}/test", response_model=ExecutionRecord)
+def test_workflow(
+    workflow_id: str,
+    body: TestRunRequest,
+    caller: CallerDep,
+    workflows: WorkflowsDep,
+    services: ServicesDep,
+) -> ExecutionRecord:
+    """A synchronous dry run with the reference interpreter: no Step Functions, no waiting at
+    WAIT nodes, approvals approved unless pinned. Refused with the list when the workflow has
+    validation errors."""
+    from flowlane.engine.interpreter import dry_run
+    from flowlane.engine.validation import validate_workflow
+
+    workflow = workflows.get(caller.user_id, workflow_id)
+    report = validate_workflow(workflow)
+    if not report.valid:
+        raise ValidationFailed(
+            f"the workflow has {len(report.errors)} validation error(s); fix them to run it",
+            report.error_items(),
+        )
+    if body.trigger_node is not None and body.trigger_node not in {
+        n.id for n in workflow.nodes if n.type is NodeType.TRIGGER
+    }:
+        message = f"'{body.trigger_node}' is not a trigger of this workflow"
+        raise ValidationFailed(message, [{"loc": ["body", "trigger_node"], "msg": message}])
+    return dry_run(
+        workflow,
+        services.node_services,
+        owner=caller.user_id,
+        trigger_data=body.trigger_data,
+        pin_data=body.pin_data,
+        trigger_node=body.trigger_node,
+    )

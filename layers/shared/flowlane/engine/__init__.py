@@ -1,0 +1,1 @@
+"""Graph analysis, validation, expressions, the reference interpreter (and the ASL compiler)."""
