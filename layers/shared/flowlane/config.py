@@ -120,7 +120,7 @@ class IntegrationSettings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("FLOWLANE_ANTHROPIC_BASE_URL", "ANTHROPIC_BASE_URL"),
     )
-    anthropic_model: str = "claude-sonnet-4-5"
+    anthropic_model: str = "claude-sonnet-4-6"
     # auto: openai when its key is set, else anthropic when its key is set, else offline.
     default_llm_provider: Literal["auto", "openai", "anthropic", "offline"] = "auto"
     llm_timeout_seconds: float = Field(default=60.0, gt=0, le=600)

@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
 import flowlane
-from flowlane.config import AwsSettings, LocalSettings, StoreSettings
+from flowlane.config import (
+    AwsSettings,
+    IntegrationSettings,
+    LocalSettings,
+    StoreSettings,
+    integration_settings,
+)
 from flowlane.observability import logger
 from flowlane.runtime.aws import AwsClients, add_after_call_listener, remove_after_call_listener
 from flowlane.runtime.lambdas import HandlerRegistry, LambdaDispatcher
@@ -54,10 +60,12 @@ class EmbeddedRuntime:
         local: LocalSettings,
         region: str = "us-east-1",
         registry: HandlerRegistry | None = None,
+        integrations: IntegrationSettings | None = None,
     ) -> None:
         self.state_dir = state_dir
         self.store = store
         self.local = local
+        self.integrations = integrations or integration_settings()
         self.aws = AwsSettings(AWS_REGION=region, FLOWLANE_RUNTIME="embedded")
         self.registry = registry or HandlerRegistry.discover(
             default_functions_dir(), local.function_prefix
@@ -148,6 +156,9 @@ class EmbeddedRuntime:
                 Bucket=self.store.payload_bucket,
                 CreateBucketConfiguration={"LocationConstraint": self.aws.region},
             )
+        # SES (and moto) refuse to send from an unverified address; on AWS the deployer verifies
+        # the sender once, here the runtime stands in for that step.
+        self.clients.ses.verify_email_identity(EmailAddress=self.integrations.email_sender)
         iam = self.clients.client("iam")
         role = iam.create_role(
             RoleName=LAMBDA_ROLE_NAME,

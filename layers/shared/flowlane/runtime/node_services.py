@@ -6,6 +6,7 @@ credentials, DynamoDB for memory. HTTP goes through the egress-checked httpx cli
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from flowlane.config import (
@@ -31,8 +32,11 @@ class RuntimeNodeServices:
         *,
         engine: EngineSettings | None = None,
         integrations: IntegrationSettings | None = None,
+        credential_environ: Mapping[str, str] | None = None,
     ) -> None:
         self._services = services
+        # FLOWLANE_CREDENTIAL_<NAME> variables stand in for stored credentials (local use only).
+        self._credential_environ = credential_environ
         self._engine = engine or engine_settings()
         self._integrations = integrations or integration_settings()
 
@@ -53,7 +57,10 @@ class RuntimeNodeServices:
         from flowlane.store.credentials import CredentialStore
 
         return CredentialStore(
-            self._services.clients.secretsmanager, self._integrations.credentials_prefix, owner
+            self._services.clients.secretsmanager,
+            self._integrations.credentials_prefix,
+            owner,
+            environ=self._credential_environ,
         )
 
     def memory(self, owner: str, workflow_id: str) -> MemoryStore:

@@ -6,6 +6,7 @@ first use, so a route that needs no AWS call creates no client.
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 
 from flowlane.config import (
@@ -64,7 +65,9 @@ class Services:
 
     @cached_property
     def node_services(self) -> RuntimeNodeServices:
-        return RuntimeNodeServices(self, engine=self.engine)
+        # Locally, credentials may come from FLOWLANE_CREDENTIAL_<NAME>; never on AWS.
+        environ = os.environ if self.aws.runtime == "embedded" else None
+        return RuntimeNodeServices(self, engine=self.engine, credential_environ=environ)
 
     @cached_property
     def workflows(self) -> WorkflowRepository:
