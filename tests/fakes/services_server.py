@@ -161,7 +161,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._slack(request, path.removeprefix("/slack/api/"))
         elif path.startswith("/github/"):
             self._github(request, path.removeprefix("/github").strip("/").split("/"))
-        elif path == "/echo":
+        elif path == "/echo" or path.startswith("/echo/"):
             self._json(200, _echo(request))
         elif path.startswith("/status/"):
             status = int(path.removeprefix("/status/"))

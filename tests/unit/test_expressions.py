@@ -34,7 +34,7 @@ SCOPE: dict[str, Any] = {
         ("{{ input.items[price > 10] }}", {"price": 15}),
         ("{{ $count(nodes.`fetch-issues`.body) }}", 2),
         ("{{ input.missing }}", None),
-        ("{{ {\"a\": {\"b\": [1, 2]}} }}", {"a": {"b": [1, 2]}}),
+        ('{{ {"a": {"b": [1, 2]}} }}', {"a": {"b": [1, 2]}}),
         ("{{ input.count > 2 }}", True),
         ("{{ 7 / 2 }}", 3.5),
         ("plain text", "plain text"),

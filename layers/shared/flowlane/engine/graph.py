@@ -199,12 +199,14 @@ class WorkflowGraph:
                 if pending[nxt] == 0:
                     heapq.heappush(ready, (position[nxt], nxt))
         if len(result) < len(flow):
-            raise CycleError(self._find_cycle({i for i in flow if i not in set(result)}))
+            done = set(result)
+            raise CycleError(self._find_cycle({i for i in flow if i not in done}))
         return result
 
     def _find_cycle(self, remaining: set[str]) -> list[str]:
         # Walk dependencies inside the remaining nodes until one repeats.
-        start = min(remaining, key=list(self.nodes).index)
+        position = {node_id: n for n, node_id in enumerate(self.nodes)}
+        start = min(remaining, key=position.__getitem__)
         path: list[str] = []
         index: dict[str, int] = {}
         current = start

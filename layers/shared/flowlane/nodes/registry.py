@@ -26,6 +26,12 @@ _MODULES = (
     "memory",
 )
 
+# Modules that hold subtypes of another module's type, in catalogue order after it.
+_EXTRA_MODULES = ("http",)
+_RANK = {
+    f"flowlane.nodes.{m}": n for n, m in enumerate(_MODULES[:2] + _EXTRA_MODULES + _MODULES[2:])
+}
+
 _nodes: dict[tuple[NodeType, str], Node[Any]] = {}
 _loaded = False
 _lock = threading.Lock()
@@ -57,6 +63,20 @@ def catalogue() -> dict[tuple[NodeType, str], Node[Any]]:
             if not _loaded:
                 for name in _MODULES:
                     importlib.import_module(f"flowlane.nodes.{name}")
+                # Registration order depends on what was imported first; the catalogue's order
+                # does not: node type, then module, then the order within the module.
+                types = list(NodeType)
+                ordered = sorted(
+                    enumerate(_nodes.items()),
+                    key=lambda e: (
+                        types.index(e[1][0][0]),
+                        _RANK.get(type(e[1][1]).__module__, len(_RANK)),
+                        e[0],
+                    ),
+                )
+                reordered = dict(item for _, item in ordered)
+                _nodes.clear()
+                _nodes.update(reordered)
                 _loaded = True
     return _nodes
 

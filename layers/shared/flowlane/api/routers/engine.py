@@ -10,6 +10,7 @@ from flowlane.api.deps import CallerDep, ServicesDep, WorkflowsDep
 from flowlane.errors import ValidationFailed
 from flowlane.models.execution import ExecutionRecord, TestRunRequest
 from flowlane.models.node_template import NodeTemplateList
+from flowlane.models.validation import ValidateRequest, ValidationReport
 from flowlane.models.workflow import NodeType, normalise_node_type
 
 router = APIRouter(prefix="/api/v1", tags=["engine"])
@@ -36,6 +37,16 @@ def list_node_templates(
     return NodeTemplateList(templates=found, total_count=len(found))
 
 
+@router.post("/workflows/validate", response_model=ValidationReport)
+def validate(body: ValidateRequest, caller: CallerDep) -> ValidationReport:
+    """Check a workflow document without saving it: errors name the node and the field;
+    a document that does not even parse gets a report of what is wrong, not a bare 400."""
+    from flowlane.engine.validation import validate_document
+
+    caller.ensure_same_user(body.user_id)
+    return validate_document(body.document)
+
+
 @router.post("/workflows/{workflow_id}/test", response_model=ExecutionRecord)
 def test_workflow(
     workflow_id: str,
@@ -51,12 +62,7 @@ def test_workflow(
     from flowlane.engine.validation import validate_workflow
 
     workflow = workflows.get(caller.user_id, workflow_id)
-    report = validate_workflow(workflow)
-    if not report.valid:
-        raise ValidationFailed(
-            f"the workflow has {len(report.errors)} validation error(s); fix them to run it",
-            report.error_items(),
-        )
+    validate_workflow(workflow).raise_if_invalid()
     if body.trigger_node is not None and body.trigger_node not in {
         n.id for n in workflow.nodes if n.type is NodeType.TRIGGER
     }:
