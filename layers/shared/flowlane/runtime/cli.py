@@ -31,6 +31,32 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_json(path: str) -> object:
+    import json
+
+    text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    """Print the validation report as JSON; exit 0 when valid, 1 when not, 2 on a bad file."""
+    import json
+
+    from flowlane.engine.validation import validate_document
+
+    try:
+        document = _read_json(args.file)
+    except (OSError, ValueError) as exc:
+        print(f"flowlane validate: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    # The file may be a bare document or a request body ({"workflow": ...}).
+    if isinstance(document, dict) and isinstance(document.get("workflow"), dict):
+        document = document["workflow"]
+    report = validate_document(document)
+    print(json.dumps(report.model_dump(mode="json"), indent=2))
+    return 0 if report.valid else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="flowlane", description="Plain words to durable, serverless AI workflows."
@@ -49,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", type=int, default=12 * 3600, help="lifetime in seconds")
     token.add_argument("--state-dir", default=state_dir)
     token.set_defaults(run=_token)
+
+    validate = commands.add_parser("validate", help="check a workflow document (JSON file or -)")
+    validate.add_argument("file", help="the workflow document, or - for standard input")
+    validate.set_defaults(run=_validate)
     return parser
 
 
