@@ -188,3 +188,60 @@ def test_a_dry_run_can_start_at_a_named_trigger(
     assert response.json()["output"] == {"got": {"k": 1}}
     bad = client.post(url, json={"trigger_node": "a"}, headers=alice)
     assert bad.status_code == 400
+
+
+def test_a_stored_workflow_keeps_its_error_policy(
+    client: TestClient, alice: dict[str, str], make_workflow: Callable[..., dict[str, Any]]
+) -> None:
+    workflow = make_workflow(
+        alice,
+        nodes=[
+            manual(),
+            set_node("bad", {"x": "{{ $uppercase }}"}),
+            set_node("after", {"saw": "{{ input }}"}),
+            set_node("pinned", {"never": "run"}),
+        ],
+        connections=connections(
+            ("start", "main", "bad"), ("bad", "main", "after"), ("start", "main", "pinned")
+        ),
+        settings={"error_policy": "stop"},
+        pin_data={"pinned": {"from": "the workflow"}},
+    )
+    record = client.post(f"/api/v1/workflows/{workflow['id']}/test", json={}, headers=alice).json()
+    # The workflow-wide policy stops the run even though the node says continue (the default).
+    assert record["status"] == "FAILED"
+    assert record["error"]["code"] == "EXPRESSION_ERROR"
+    assert "function" in record["error"]["message"]
+    runs = {r["node_id"]: r for r in record["node_runs"]}
+    assert "after" not in runs
+
+
+def test_the_workflows_pin_data_is_used_and_the_requests_wins(
+    client: TestClient, alice: dict[str, str], make_workflow: Callable[..., dict[str, Any]]
+) -> None:
+    workflow = make_workflow(
+        alice,
+        nodes=[manual(), set_node("a", {"never": "run"}), set_node("b", {"never": "run"})],
+        connections=connections(("start", "main", "a"), ("start", "main", "b")),
+        pin_data={"a": {"from": "the workflow"}, "b": {"from": "the workflow"}},
+    )
+    url = f"/api/v1/workflows/{workflow['id']}/test"
+    record = client.post(url, json={"pin_data": {"b": {"from": "the request"}}}, headers=alice)
+    assert record.json()["output"] == {"a": {"from": "the workflow"}, "b": {"from": "the request"}}
+
+
+def test_a_chat_node_can_lend_its_model_to_an_agent(
+    client: TestClient, alice: dict[str, str]
+) -> None:
+    document = draft(
+        nodes=[
+            manual(),
+            node("agent", "AI_AGENT", "CHAT", parameters={"prompt": "hi"}),
+            node("model", "AI_AGENT", "CHAT", parameters={"provider": "offline", "prompt": "-"}),
+        ],
+        connections=connections(
+            ("start", "main", "agent"), ("model", "main", "agent", 0, "ai_model")
+        ),
+    )
+    report = client.post("/api/v1/workflows/validate", json={"workflow": document}, headers=alice)
+    assert report.json()["errors"] == []

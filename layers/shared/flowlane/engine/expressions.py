@@ -193,10 +193,10 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
-    if callable(value):
-        # A function is not a value: `{{ $uppercase }}` without a call.
-        raise ValueError("expression evaluates to a function, not a value")
-    return value
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    # Anything else is a JSONata function or a regex object: `{{ $uppercase }}` without a call.
+    raise ValueError("the expression gives a function, not a JSON value (call it with ( ))")
 
 
 def render(value: Any) -> str:

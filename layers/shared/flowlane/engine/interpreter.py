@@ -11,7 +11,8 @@ machines are tested against it. The rules:
   absent from the node runs.
 - Disabled nodes pass their input through; pinned nodes (`pin_data`) output the pinned value.
 - A failure is retried per `retry_policy` when it is worth retrying; then the `error` port if
-  connected, else `on_error` (the node's, else the workflow's `error_policy`): continue takes the
+  connected, else `on_error` (stop when the node's on_error or the workflow's `error_policy` says
+  stop, else continue): continue takes the
   node's normal port with `{"error": ...}` as output, stop fails the execution.
 - A LOOP runs its body once per item in a scope of its own, with `item` and `index`; its output on
   `done` is the list of body results (the terminal outputs of each iteration).
@@ -344,9 +345,7 @@ class Interpreter:
         scope.ran[node.id] = _Ran(output, port)
 
     def _on_error(self, node: NodeData) -> str:
-        if "on_error" in node.model_fields_set:
-            return node.on_error
-        return self.workflow.settings.error_policy
+        return effective_on_error(node, self.workflow)
 
     # -- loops ---------------------------------------------------------------------------------
 
@@ -380,6 +379,16 @@ class Interpreter:
         if len(terminals) == 1:
             return next(iter(terminals.values()))
         return terminals or None
+
+
+def effective_on_error(node: NodeData, workflow: WorkflowData) -> str:
+    """`stop` when the node or the workflow's error_policy says so: the stricter wins.
+
+    (A node's on_error defaults to "continue" as in the seed and is always present once stored,
+    so "the node's unless unset" could not be told apart after a save.)"""
+    if node.on_error == "stop" or workflow.settings.error_policy == "stop":
+        return "stop"
+    return "continue"
 
 
 def definition_of_or_none(node: NodeData) -> Any:

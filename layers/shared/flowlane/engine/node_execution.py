@@ -79,9 +79,16 @@ def resolve_parameters(
 def run_once(request: RunRequest) -> NodeResult:
     """Run the node once; raises NodeError (every failure is one, with a contract code)."""
     definition = definition_of(request.node)
-    params = resolve_parameters(
-        definition, request.node.parameters, request.scope, request.services
-    )
+    try:
+        params = resolve_parameters(
+            definition, request.node.parameters, request.scope, request.services
+        )
+    except NodeError:
+        raise
+    except Exception as exc:
+        # A bug in expression handling, not a user error: log it, record it on the node run.
+        logger.exception("resolving the parameters of node %s raised", request.node.id)
+        raise NodeError("NODE_ERROR", f"{type(exc).__name__}: {exc}") from exc
     ctx = NodeContext(
         node=request.node,
         input=request.input,

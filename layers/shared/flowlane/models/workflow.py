@@ -66,6 +66,8 @@ class NodeData(BaseModel):
         dict[str, str], Field(description="Names of stored credentials, never secret values")
     ] = Field(default_factory=dict)
     disabled: bool = False
+    # The seed's default. The workflow's settings.error_policy "stop" applies on top: the
+    # stricter of the two wins (flowlane.engine.interpreter.effective_on_error).
     on_error: Literal["continue", "stop"] = "continue"
     retry_policy: RetryPolicyData | None = None
     notes: dict[str, JsonValue] = Field(default_factory=dict)

@@ -200,6 +200,8 @@ class ChatAgent(Node[ChatParameters]):
     )
     parameters_model = ChatParameters
     accepts = ("ai_tool", "ai_memory", "ai_model")
+    # Another CHAT node attached on ai_model lends the agent its provider and model.
+    attachable_as = ("ai_model",)
 
     def timeout_seconds(self, parameters: ChatParameters, settings: EngineSettings) -> float:
         return min(MAX_NODE_SECONDS, settings.node_timeout_seconds * parameters.max_iterations)

@@ -201,7 +201,10 @@ class EmailParameters(NodeParameters):
     @classmethod
     def _one_line(cls, value: str) -> str:
         # A line break in a subject is a header injection attempt or an expression's accident.
-        return " ".join(value.split())
+        line = " ".join(value.split())
+        if not line:
+            raise ValueError("the subject must not be blank")
+        return line
 
 
 @register

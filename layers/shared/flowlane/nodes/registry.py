@@ -32,6 +32,17 @@ _RANK = {
     f"flowlane.nodes.{m}": n for n, m in enumerate(_MODULES[:2] + _EXTRA_MODULES + _MODULES[2:])
 }
 
+_TYPE_MODULES = {
+    NodeType.TRIGGER: "trigger",
+    NodeType.ACTION: "action",
+    NodeType.FLOW: "flow",
+    NodeType.AI_AGENT: "ai_agent",
+    NodeType.EXTERNAL_ACTION: "external_action",
+    NodeType.HUMAN_IN_THE_LOOP: "human_in_the_loop",
+    NodeType.TOOL: "tool",
+    NodeType.MEMORY: "memory",
+}
+
 _nodes: dict[tuple[NodeType, str], Node[Any]] = {}
 _loaded = False
 _lock = threading.Lock()
@@ -85,8 +96,13 @@ def subtypes_of(node_type: NodeType) -> list[str]:
     return [subtype for (t, subtype) in catalogue() if t == node_type]
 
 
+def _load_type(kind: NodeType) -> None:
+    """Import the one module of a node type: the node runner runs one node per cold start and
+    should not build every other type's models (a few ms each)."""
+    importlib.import_module(f"flowlane.nodes.{_TYPE_MODULES[kind]}")
+
+
 def lookup(node_type: NodeType | str, subtype: str | None) -> Node[Any]:
-    nodes = catalogue()
     try:
         kind = NodeType(node_type)
     except ValueError:
@@ -95,7 +111,9 @@ def lookup(node_type: NodeType | str, subtype: str | None) -> Node[Any]:
             f"unknown node type {node_type!r}; valid types: {', '.join(valid)}", valid
         ) from None
     key = (kind, (subtype or "").upper())
-    node = nodes.get(key)
+    if key not in _nodes:
+        _load_type(kind)
+    node = _nodes.get(key) or catalogue().get(key)
     if node is None:
         valid = subtypes_of(kind)
         what = f"subtype {subtype!r}" if subtype else "no subtype"

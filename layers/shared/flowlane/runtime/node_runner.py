@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field
 
 from flowlane.engine.expressions import referenced_nodes
 from flowlane.engine.graph import DONE, EACH, Edge, WorkflowGraph, is_loop
+from flowlane.engine.interpreter import effective_on_error, now_iso
 from flowlane.engine.node_execution import RunRequest, definition_of, run_once
 from flowlane.models.execution import NodeRun, NodeRunError, NodeRunStatus
 from flowlane.models.workflow import NodeData, NodeType, WorkflowData
@@ -61,12 +62,6 @@ class NodeRunnerEvent(BaseModel):
     attempt: int = Field(default=0, ge=0, description="$$.State.RetryCount")
     phase: Literal["run", "done"] = "run"
     task_token: str | None = None
-
-
-def now_iso() -> str:
-    from flowlane.engine.interpreter import now_iso as _now
-
-    return _now()
 
 
 class _WorkflowCache:
@@ -350,11 +345,7 @@ class _Job:
         definition = definition_of(self.node)
         if any(e.port == ERROR_PORT for e in self.graph.out_edges(self.node.id)):
             return self._finish(run, NodeRunStatus.FAILED, output, ERROR_PORT, attempt)
-        on_error = (
-            self.node.on_error
-            if "on_error" in self.node.model_fields_set
-            else self.workflow.settings.error_policy
-        )
+        on_error = effective_on_error(self.node, self.workflow)
         if on_error == "continue":
             return self._finish(run, NodeRunStatus.FAILED, output, definition.failure_port, attempt)
         self._write(run, NodeRunStatus.FAILED, output, None, attempt)

@@ -51,7 +51,7 @@ class Services:
 
     @cached_property
     def payloads(self) -> PayloadStore:
-        return PayloadStore(self.clients.s3, self.store.payload_bucket)
+        return PayloadStore(None, self.store.payload_bucket, client_factory=lambda: self.clients.s3)
 
     @cached_property
     def executions(self) -> ExecutionRepository:

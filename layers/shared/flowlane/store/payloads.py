@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -21,9 +21,21 @@ def _s3_errors(action: str) -> Iterator[None]:
 
 
 class PayloadStore:
-    def __init__(self, client: Any, bucket: str) -> None:
-        self._client = client
+    """Large values in S3. The client may be given as a factory: most requests never offload,
+    and creating an S3 client costs tens of milliseconds of a cold start."""
+
+    def __init__(
+        self, client: Any, bucket: str, *, client_factory: Callable[[], Any] | None = None
+    ) -> None:
+        self._given = client
+        self._factory = client_factory
         self.bucket = bucket
+
+    @property
+    def _client(self) -> Any:
+        if self._given is None and self._factory is not None:
+            self._given = self._factory()
+        return self._given
 
     def put(self, key: str, body: bytes, content_type: str = "application/json") -> None:
         with _s3_errors("store a payload"):

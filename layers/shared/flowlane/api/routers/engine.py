@@ -73,6 +73,7 @@ def test_workflow(
         services.node_services,
         owner=caller.user_id,
         trigger_data=body.trigger_data,
-        pin_data=body.pin_data,
+        # The workflow's own pin_data, overridden node by node by the request's.
+        pin_data={**workflow.pin_data, **(body.pin_data or {})},
         trigger_node=body.trigger_node,
     )
