@@ -35,6 +35,8 @@ format: install
 
 bench: install
 	$(BIN)/python benchmarks/cold_start.py
+	$(BIN)/python benchmarks/node_runner.py
+	$(BIN)/python benchmarks/validate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
