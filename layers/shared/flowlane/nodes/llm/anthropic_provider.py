@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from flowlane.nodes.base import NodeError, upstream_error
-from flowlane.nodes.llm.chat import ChatRequest, ChatResponse, ToolCall, Usage
+from flowlane.nodes.llm.chat import ChatRequest, ChatResponse, SdkProvider, ToolCall, Usage
 from flowlane.nodes.llm.errors import provider_message
 
 if TYPE_CHECKING:
@@ -30,34 +30,13 @@ SERVICE = "anthropic"
 MAX_TEMPERATURE = 1.0
 
 
-class AnthropicProvider:
+class AnthropicProvider(SdkProvider["anthropic.Anthropic"]):
     name = SERVICE
 
-    def __init__(
-        self, *, api_key: str, base_url: str | None, timeout: float, max_retries: int
-    ) -> None:
-        self._api_key = api_key
-        self._base_url = base_url
-        self._timeout = timeout
-        self._max_retries = max_retries
-        self._client: anthropic.Anthropic | None = None
+    def _create(self, **options: Any) -> anthropic.Anthropic:
+        import anthropic
 
-    def _sdk(self) -> anthropic.Anthropic:
-        if self._client is None:
-            import anthropic
-
-            self._client = anthropic.Anthropic(
-                api_key=self._api_key,
-                base_url=self._base_url,
-                timeout=self._timeout,
-                max_retries=self._max_retries,
-            )
-        return self._client
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        return anthropic.Anthropic(**options)
 
     def chat(self, request: ChatRequest) -> ChatResponse:
         if request.temperature is not None and request.temperature > MAX_TEMPERATURE:

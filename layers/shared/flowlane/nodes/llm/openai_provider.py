@@ -15,7 +15,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from flowlane.nodes.base import NodeError, upstream_error
-from flowlane.nodes.llm.chat import ChatRequest, ChatResponse, ToolCall, Usage
+from flowlane.nodes.llm.chat import ChatRequest, ChatResponse, SdkProvider, ToolCall, Usage
 from flowlane.nodes.llm.errors import provider_message
 
 if TYPE_CHECKING:
@@ -25,34 +25,13 @@ if TYPE_CHECKING:
 SERVICE = "openai"
 
 
-class OpenAIProvider:
+class OpenAIProvider(SdkProvider["openai.OpenAI"]):
     name = SERVICE
 
-    def __init__(
-        self, *, api_key: str, base_url: str | None, timeout: float, max_retries: int
-    ) -> None:
-        self._api_key = api_key
-        self._base_url = base_url
-        self._timeout = timeout
-        self._max_retries = max_retries
-        self._client: openai.OpenAI | None = None
+    def _create(self, **options: Any) -> openai.OpenAI:
+        import openai
 
-    def _sdk(self) -> openai.OpenAI:
-        if self._client is None:
-            import openai
-
-            self._client = openai.OpenAI(
-                api_key=self._api_key,
-                base_url=self._base_url,
-                timeout=self._timeout,
-                max_retries=self._max_retries,
-            )
-        return self._client
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        return openai.OpenAI(**options)
 
     def chat(self, request: ChatRequest) -> ChatResponse:
         import openai
