@@ -14,11 +14,11 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from fresh_process import sample, summary
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = "flowlane-bench"
@@ -126,25 +126,9 @@ def _seed(endpoint: str) -> str:
     return created.id
 
 
-def _sample(code: str, event: dict[str, object], env: dict[str, str]) -> tuple[float, float]:
-    started = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, "-c", code, json.dumps(event)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    wall = time.perf_counter() - started
-    if result.returncode != 0:
-        raise SystemExit(f"a sample failed:\n{result.stderr}")
-    return json.loads(result.stdout.strip().splitlines()[-1])["seconds"], wall
-
-
-def _summary(values: list[float]) -> str:
-    ordered = sorted(values)
-    p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
-    return f"median {statistics.median(values) * 1000:7.1f} ms   p90 {p90 * 1000:7.1f} ms"
+def _seconds(code: str, event: dict[str, object], env: dict[str, str]) -> tuple[float, float]:
+    figures, wall = sample(code, event, env)
+    return figures["seconds"], wall
 
 
 def main() -> None:
@@ -186,13 +170,13 @@ def main() -> None:
         ours = OURS % {"handler": str(ROOT / "functions/workflows/handler.py")}
         traced_env = {**env, "FLOWLANE_TRACING": "true"}
         # One warm-up of each fills the bytecode caches, as a deployed package has them.
-        _sample(bare, event, env)
-        _sample(ours, event, env)
+        _seconds(bare, event, env)
+        _seconds(ours, event, env)
         results: dict[str, list[tuple[float, float]]] = {"bare": [], "ours": [], "traced": []}
         for _ in range(args.runs):  # interleaved, so drift on the machine hits all alike
-            results["bare"].append(_sample(bare, event, env))
-            results["ours"].append(_sample(ours, event, env))
-            results["traced"].append(_sample(ours, event, traced_env))
+            results["bare"].append(_seconds(bare, event, env))
+            results["ours"].append(_seconds(ours, event, env))
+            results["traced"].append(_seconds(ours, event, traced_env))
     server.stop()
 
     print(
@@ -207,7 +191,7 @@ def main() -> None:
     for key, label in labels.items():
         inside = [s for s, _ in results[key]]
         wall = [w for _, w in results[key]]
-        print(f"  {label:<34} in process: {_summary(inside)}   whole process: {_summary(wall)}")
+        print(f"  {label:<34} in process: {summary(inside)}   whole process: {summary(wall)}")
     bare_median = statistics.median(s for s, _ in results["bare"])
     ratio = statistics.median(s for s, _ in results["ours"]) / bare_median
     traced = statistics.median(s for s, _ in results["traced"]) / bare_median

@@ -11,14 +11,13 @@ Budget (issue 3): <= 0.35 s in a fresh process. Printed, never asserted.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from fresh_process import sample, summary
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = "flowlane-bench"
@@ -111,32 +110,6 @@ def _seed(endpoint: str, executions: int) -> None:
         runner.handle({"owner": OWNER, "execution_id": execution_id, "node_id": "start"})
 
 
-def _sample(code: str, event: dict[str, object], env: dict[str, str]) -> tuple[float, float]:
-    started = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, "-c", code, json.dumps(event)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    wall = time.perf_counter() - started
-    if result.returncode != 0:
-        raise SystemExit(f"a sample failed:\n{result.stderr}")
-    figures = json.loads(result.stdout.strip().splitlines()[-1])
-    _imports.append(figures["import"])
-    return figures["seconds"], wall
-
-
-_imports: list[float] = []
-
-
-def _summary(values: list[float]) -> str:
-    ordered = sorted(values)
-    p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
-    return f"median {statistics.median(values) * 1000:7.1f} ms   p90 {p90 * 1000:7.1f} ms"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
@@ -167,10 +140,13 @@ def main() -> None:
             "POWERTOOLS_LOG_LEVEL": "WARNING",
             "POWERTOOLS_METRICS_NAMESPACE": "Bench",
         }
-        samples = []
+        samples: list[tuple[float, float]] = []
+        imports: list[float] = []
         for n in range(args.runs + 1):
             event = {"owner": OWNER, "execution_id": f"bench-{n}", "node_id": "set"}
-            samples.append(_sample(code, event, env))
+            figures, wall = sample(code, event, env)
+            samples.append((figures["seconds"], wall))
+            imports.append(figures["import"])
     server.stop()
     samples = samples[1:]  # the first fills the bytecode caches, as a deployed package has them
 
@@ -180,9 +156,9 @@ def main() -> None:
         f"node runner cold start: import + first SET node, {args.runs} fresh processes "
         f"(Python {sys.version.split()[0]})"
     )
-    print(f"  in process:    {_summary(inside)}")
-    print(f"  whole process: {_summary(wall)}")
-    print(f"  of which import: {_summary(_imports[1:])}")
+    print(f"  in process:    {summary(inside)}")
+    print(f"  whole process: {summary(wall)}")
+    print(f"  of which import: {summary(imports[1:])}")
     median = statistics.median(inside)
     print(f"  budget 350 ms (in process): {'within' if median <= 0.35 else 'OVER'}")
 
