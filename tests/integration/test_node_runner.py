@@ -14,7 +14,7 @@ import pytest
 from flowlane.models.execution import TriggerInfo
 from flowlane.models.workflow import NodeType, WorkflowCreate, WorkflowData
 from flowlane.nodes import registry
-from flowlane.runtime.node_runner import NodeFailed, NodeRetry, NodeRunner
+from flowlane.runtime.node_runner import NodeFailed, NodeRetry, NodeRunInProgress, NodeRunner
 from flowlane.runtime.services import Services
 from flowlane.store.executions import ExecutionItem
 from tests.conftest import REPO_ROOT
@@ -232,3 +232,47 @@ def test_the_runner_imports_no_fastapi_and_no_llm_sdk() -> None:
         env={"PATH": "", "FLOWLANE_RUNTIME": "embedded", "AWS_REGION": "us-east-1"},
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_a_delivery_while_the_same_attempt_runs_elsewhere_is_told_to_retry(
+    services: Services,
+) -> None:
+    start(services, [manual(), flaky("f")], ("start", "main", "f"))
+    runner = NodeRunner(services)
+    call(runner, "start")
+    # Another delivery of attempt 1 has claimed the run and is still within its time.
+    claimed = services.executions.claim(
+        OWNER, "ex-1", "f", [], 1, stale_after_ms=900_000, started_at="2026-11-21T00:00:00Z"
+    )
+    assert claimed is None
+    with pytest.raises(NodeRunInProgress):
+        call(runner, "f")
+    assert Flaky.calls == {}
+
+
+def test_disabled_nodes_pass_through_and_approvals_wait_for_their_token(
+    services: Services,
+) -> None:
+    start(
+        services,
+        [
+            manual(),
+            set_node("off", {"x": 1}, disabled=True),
+            node("ask", "HUMAN_IN_THE_LOOP", "APPROVAL"),
+        ],
+        ("start", "main", "off"),
+        ("off", "main", "ask"),
+        data={"k": 1},
+    )
+    runner = NodeRunner(services)
+    call(runner, "start")
+    assert call(runner, "off")["status"] == "SUCCEEDED"
+    assert runs(services)[("off", ())].output == {"k": 1}
+    with pytest.raises(ValueError, match="task_token"):
+        call(runner, "ask")
+    assert call(runner, "ask", task_token="tok-1") == {
+        "node_id": "ask",
+        "status": "WAITING",
+        "port": None,
+    }
+    assert runs(services)[("ask", ())].status == "WAITING"

@@ -196,7 +196,7 @@ class Interpreter:
             if not taken:
                 continue  # no branch that runs reaches it
             inputs = [InputValue(e.source, e.index, self._output_of(e, scope)) for e in taken]
-            self._run_node(node, _combine(inputs), inputs, scope)
+            self._run_node(node, combine_inputs(inputs), inputs, scope)
 
     def _taken_edges(self, node_id: str, scope: _Scope) -> list[Edge]:
         taken: list[Edge] = []
@@ -364,21 +364,8 @@ class Interpreter:
         return results
 
     def _terminal_output(self, region: list[str], scope: _Scope) -> Any:
-        """Outputs of the nodes that ran in this scope and passed nothing on to one that ran."""
-        terminals: dict[str, Any] = {}
-        for node_id in region:
-            ran = scope.ran.get(node_id)
-            if ran is None:
-                continue
-            followed = any(
-                e.port == ran.port and e.target in scope.ran and not self.graph.is_back_edge(e)
-                for e in self.graph.out_edges(node_id)
-            )
-            if not followed:
-                terminals[node_id] = ran.output
-        if len(terminals) == 1:
-            return next(iter(terminals.values()))
-        return terminals or None
+        ran = {n: (r.output, r.port) for n, r in scope.ran.items()}
+        return terminal_output(self.graph, region, ran)
 
 
 def effective_on_error(node: NodeData, workflow: WorkflowData) -> str:
@@ -398,7 +385,28 @@ def definition_of_or_none(node: NodeData) -> Any:
         return None
 
 
-def _combine(inputs: list[InputValue]) -> Any:
+def terminal_output(
+    graph: WorkflowGraph, region: list[str], ran: Mapping[str, tuple[Any, str | None]]
+) -> Any:
+    """The output of the nodes of `region` that ran (`ran`: id -> (output, port)) and passed
+    nothing on to a node that ran: the value itself when one did, else `{node_id: output}`."""
+    terminals: dict[str, Any] = {}
+    for node_id in region:
+        if node_id not in ran:
+            continue
+        output, port = ran[node_id]
+        followed = any(
+            e.port == port and e.target in ran and not graph.is_back_edge(e)
+            for e in graph.out_edges(node_id)
+        )
+        if not followed:
+            terminals[node_id] = output
+    if len(terminals) == 1:
+        return next(iter(terminals.values()))
+    return terminals or None
+
+
+def combine_inputs(inputs: list[InputValue]) -> Any:
     """One upstream output as itself; several as `{source_id: output}` (CONTRACT.md section 4)."""
     sources = {i.source for i in inputs}
     if len(sources) == 1:

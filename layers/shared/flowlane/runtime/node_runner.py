@@ -30,7 +30,12 @@ from pydantic import BaseModel, Field
 
 from flowlane.engine.expressions import referenced_nodes
 from flowlane.engine.graph import DONE, EACH, Edge, WorkflowGraph, is_loop
-from flowlane.engine.interpreter import effective_on_error, now_iso
+from flowlane.engine.interpreter import (
+    combine_inputs,
+    effective_on_error,
+    now_iso,
+    terminal_output,
+)
 from flowlane.engine.node_execution import RunRequest, definition_of, run_once
 from flowlane.models.execution import NodeRun, NodeRunError, NodeRunStatus
 from flowlane.models.workflow import NodeData, NodeType, WorkflowData
@@ -137,6 +142,9 @@ class _Job:
             return self._envelope("SKIPPED", None)
         node_input, inputs = taken
         definition = definition_of(self.node)
+        if self.node.type is NodeType.HUMAN_IN_THE_LOOP and not self.event.task_token:
+            # Checked before the claim, so a corrected delivery is not held up by this one.
+            raise ValueError("an APPROVAL node runs as a callback task: the event needs task_token")
         started = now_iso()
         attempt = self.event.attempt + 1
         existing = self.repo.claim(
@@ -235,9 +243,7 @@ class _Job:
                 inputs.append(InputValue(edge.source, edge.index, stored.run.output))
         if not inputs:
             return None
-        sources = {i.source for i in inputs}
-        value = inputs[0].value if len(sources) == 1 else {i.source: i.value for i in inputs}
-        return value, inputs
+        return combine_inputs(inputs), inputs
 
     def _is_each(self, edge: Edge) -> bool:
         return edge.port == EACH and self.graph.enclosing_loop.get(self.node.id) == edge.source
@@ -317,20 +323,8 @@ class _Job:
         )
 
     def _terminal(self, ran: dict[str, StoredRun]) -> Any:
-        terminals: dict[str, Any] = {}
-        for node_id in self.graph.order:
-            stored = ran.get(node_id)
-            if stored is None:
-                continue
-            followed = any(
-                e.port == stored.run.port and e.target in ran and not self.graph.is_back_edge(e)
-                for e in self.graph.out_edges(node_id)
-            )
-            if not followed:
-                terminals[node_id] = stored.run.output
-        if len(terminals) == 1:
-            return next(iter(terminals.values()))
-        return terminals or None
+        outcomes = {n: (s.run.output, s.run.port) for n, s in ran.items()}
+        return terminal_output(self.graph, self.graph.order, outcomes)
 
     # -- outcomes --------------------------------------------------------------------------
 
@@ -352,8 +346,6 @@ class _Job:
         raise NodeFailed(json.dumps(body))
 
     def _wait_for_decision(self, run: NodeRun, attempt: int) -> dict[str, Any]:
-        if not self.event.task_token:
-            raise ValueError("an APPROVAL node runs as a callback task: the event needs task_token")
         run.status = NodeRunStatus.WAITING
         self.repo.put_run(
             self.event.owner,

@@ -104,9 +104,6 @@ class ExecutionRepository:
             raise NotFound(f"no execution {execution_id}")
         return ExecutionItem.model_validate_json(self._load(item, "doc"))
 
-    def save(self, owner: str, execution: ExecutionItem) -> None:
-        self.table.put(self._execution_item(owner, execution))
-
     def _execution_item(self, owner: str, execution: ExecutionItem) -> dict[str, Any]:
         doc = execution.model_dump_json()
         item: dict[str, Any] = {
