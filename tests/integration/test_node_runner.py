@@ -3,6 +3,8 @@ answers with a small envelope, and runs a delivered attempt once."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import json
 import subprocess
 import sys
@@ -156,7 +158,7 @@ def test_failures_take_the_error_port_continue_or_stop(services: Services) -> No
     assert call(runner, "h")["status"] == "SUCCEEDED"
 
 
-def test_a_loop_hands_out_indexes_and_collects_body_results(services: Services) -> None:
+def test_a_loop_hands_out_iterations_and_collects_body_results(services: Services) -> None:
     start(
         services,
         [
@@ -178,11 +180,11 @@ def test_a_loop_hands_out_indexes_and_collects_body_results(services: Services) 
         "node_id": "loop",
         "status": "RUNNING",
         "port": "each",
-        "count": 2,
-        "indexes": [0, 1],
+        "iterations": [[0], [1]],
+        "max_concurrency": 1,
     }
-    for index in opened["indexes"]:
-        assert call(runner, "sq", iteration=[index])["status"] == "SUCCEEDED"
+    for iteration in opened["iterations"]:
+        assert call(runner, "sq", iteration=iteration)["status"] == "SUCCEEDED"
     assert call(runner, "loop", phase="done")["port"] == "done"
     call(runner, "after")
     stored = runs(services)
@@ -206,15 +208,26 @@ def test_large_values_go_to_s3_behind_a_reference(services: Services) -> None:
     assert len(runs(services)[("big", ())].output["text"]) == 400_000
 
 
-def test_wait_returns_its_duration_for_a_native_wait(services: Services) -> None:
+def test_wait_returns_its_end_for_a_native_wait_and_closes_after_it(services: Services) -> None:
     start(
         services,
         [manual(), node("w", "FLOW", "WAIT", parameters={"seconds": 30})],
         ("start", "main", "w"),
+        data={"k": 1},
     )
     runner = NodeRunner(services)
     call(runner, "start")
-    assert call(runner, "w")["wait_seconds"] == 30
+    before = datetime.now(UTC)
+    opened = call(runner, "w")
+    until = datetime.fromisoformat(opened["wait_until"].replace("Z", "+00:00"))
+    assert opened["status"] == "RUNNING"
+    assert 29 <= (until - before).total_seconds() <= 31
+    # While the Wait state runs the node is RUNNING, and nothing downstream sees it as done.
+    assert runs(services)[("w", ())].status == "RUNNING"
+    closed = call(runner, "w", phase="done")
+    assert closed["status"] == "SUCCEEDED"
+    assert closed["port"] == "main"
+    assert runs(services)[("w", ())].output == {"k": 1}
 
 
 def test_the_runner_imports_no_fastapi_and_no_llm_sdk() -> None:

@@ -94,6 +94,20 @@ class EngineSettings(BaseSettings):
     max_inline_value_bytes: int = Field(default=300_000, ge=1_000, le=380_000)
 
 
+class ExecutionSettings(BaseSettings):
+    """Where compiled workflows run: the node runner and the state machines (set by the CDK
+    app on AWS; the embedded runtime derives them)."""
+
+    model_config = SettingsConfigDict(env_prefix="FLOWLANE_", extra="ignore")
+
+    # The node runner Lambda's ARN, the Resource of every Task the compiler emits.
+    node_runner_arn: str | None = None
+    # The role Step Functions assumes to invoke the node runner and start child machines.
+    state_machine_role_arn: str | None = None
+    # State machine names are `{state_machine_prefix}{workflow id}-{definition hash}`.
+    state_machine_prefix: str = "flowlane-"
+
+
 class IntegrationSettings(BaseSettings):
     """Where external services are: base URLs are settings so tests point them at local servers."""
 
@@ -154,3 +168,8 @@ def engine_settings() -> EngineSettings:
 @lru_cache(maxsize=1)
 def integration_settings() -> IntegrationSettings:
     return IntegrationSettings()
+
+
+@lru_cache(maxsize=1)
+def execution_settings() -> ExecutionSettings:
+    return ExecutionSettings()

@@ -68,3 +68,10 @@ class UpstreamError(FlowlaneError):
 
     code = "UPSTREAM_ERROR"
     status = 502
+
+
+class WorkflowTooLarge(FlowlaneError):
+    """The compiled workflow exceeds a Step Functions quota even when split into parts."""
+
+    code = "WORKFLOW_TOO_LARGE"
+    status = 400

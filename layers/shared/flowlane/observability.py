@@ -35,6 +35,16 @@ class ObservabilitySettings(BaseSettings):
     tracing: bool = Field(default=False, description="X-Ray tracing through Powertools Tracer")
 
 
+def log_to_stderr() -> None:
+    """Send the structured log to stderr: for commands whose stdout is their result."""
+    import logging
+    import sys
+
+    for handler in logger.handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(sys.stderr)
+
+
 @lru_cache(maxsize=1)
 def observability_settings() -> ObservabilitySettings:
     return ObservabilitySettings()
@@ -58,6 +68,11 @@ def lambda_entry(handler: LambdaHandler) -> LambdaHandler:
         from aws_lambda_powertools import Tracer
 
         wrapped = Tracer(service=SERVICE).capture_lambda_handler(wrapped, capture_response=False)
-    wrapped = metrics.log_metrics(wrapped, capture_cold_start_metric=True)
+    from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+    # Powertools prints the cold-start metric even with metrics disabled (the embedded runtime
+    # disables them: there is no CloudWatch, and `flowlane run` prints JSON on stdout).
+    if not is_metrics_disabled():
+        wrapped = metrics.log_metrics(wrapped, capture_cold_start_metric=True)
     entry: LambdaHandler = logger.inject_lambda_context(wrapped, clear_state=True)
     return entry

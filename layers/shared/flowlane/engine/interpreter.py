@@ -252,7 +252,9 @@ class Interpreter:
         for attempt in range(1, tries + 1):
             run.attempts = attempt
             try:
-                return run_once(self._request(node, node_input, inputs, scope))
+                request = self._request(node, node_input, inputs, scope)
+                request.attempt = attempt
+                return run_once(request)
             except NodeError as error:
                 if attempt == tries or error.code not in RETRYABLE_CODES:
                     raise

@@ -46,6 +46,8 @@ class RunRequest:
     attachments: dict[str, list[NodeData]] = field(default_factory=dict)
     run_tool: ToolRunner | None = None
     dry_run: bool = False
+    # 1 for the first try; retries under the node's retry_policy count up.
+    attempt: int = 1
 
 
 def definition_of(node: NodeData) -> Node[Any]:
@@ -101,6 +103,7 @@ def run_once(request: RunRequest) -> NodeResult:
         run_tool=request.run_tool,
         dry_run=request.dry_run,
         inputs=request.inputs,
+        attempt=request.attempt,
     )
     if definition.pure:
         return _guarded(definition, ctx, params)

@@ -161,6 +161,8 @@ class NodeContext:
     dry_run: bool = False
     # Every upstream output that reached the node (for MERGE); `input` is their combination.
     inputs: list[InputValue] = field(default_factory=list)
+    # 1 for the first try; retries under the node's retry_policy count up.
+    attempt: int = 1
 
     def evaluate(self, value: Any, parameter: str, extra: Mapping[str, Any] | None = None) -> Any:
         """Resolve the expressions in a raw parameter value, e.g. one evaluated per item."""

@@ -57,6 +57,116 @@ def _validate(args: argparse.Namespace) -> int:
     return 0 if report.valid else 1
 
 
+def _document(path: str, command: str) -> dict[str, object] | None:
+    try:
+        document = _read_json(path)
+    except (OSError, ValueError) as exc:
+        print(f"flowlane {command}: cannot read {path}: {exc}", file=sys.stderr)
+        return None
+    if isinstance(document, dict) and isinstance(document.get("workflow"), dict):
+        document = document["workflow"]
+    if not isinstance(document, dict):
+        print(f"flowlane {command}: {path} does not hold a workflow object", file=sys.stderr)
+        return None
+    return document
+
+
+def _invalid(document: dict[str, object], command: str) -> bool:
+    """Print the validation errors (stderr) of a document that cannot be compiled."""
+    import json
+
+    from flowlane.engine.validation import validate_document
+
+    report = validate_document(document)
+    if report.valid:
+        return False
+    print(f"flowlane {command}: the workflow is not valid", file=sys.stderr)
+    print(json.dumps([e.model_dump(mode="json") for e in report.errors], indent=2), file=sys.stderr)
+    return True
+
+
+def _compile(args: argparse.Namespace) -> int:
+    """Print the ASL the workflow compiles to; exit 1 when it cannot compile, 2 on a bad file."""
+    import json
+
+    from flowlane.config import aws_settings, local_settings
+    from flowlane.engine.compiler import Target, compile_workflow
+    from flowlane.errors import FlowlaneError
+    from flowlane.models.workflow import WorkflowData
+    from flowlane.runtime.launcher import EMBEDDED_ACCOUNT
+
+    document = _document(args.file, "compile")
+    if document is None:
+        return 2
+    if _invalid(document, "compile"):
+        return 1
+    workflow = WorkflowData.model_validate(
+        {"id": "workflow", "created_at": 0, "updated_at": 0, **document}
+    )
+    region = aws_settings().region
+    target = Target(
+        node_runner_arn=args.node_runner_arn
+        or f"arn:aws:lambda:{region}:{EMBEDDED_ACCOUNT}:function:"
+        f"{local_settings().function_prefix}node-runner",
+        state_machine_arn_prefix=f"arn:aws:states:{region}:{EMBEDDED_ACCOUNT}:stateMachine:",
+    )
+    try:
+        compiled = compile_workflow(workflow, target)
+    except FlowlaneError as exc:
+        print(f"flowlane compile: {exc.message}", file=sys.stderr)
+        return 1
+    if args.stats:
+        output: object = {
+            "definition": compiled.machine.definition,
+            "stats": compiled.stats,
+            "children": [{"name": c.name, "definition": c.definition} for c in compiled.children],
+        }
+    else:
+        output = compiled.machine.definition
+    print(json.dumps(output, indent=2, ensure_ascii=False))
+    stats = compiled.stats
+    print(
+        f"{stats['states']} states, {stats['bytes']:,} bytes, about "
+        f"{stats['estimated_transitions']} transitions on the longest path, "
+        f"{stats['machines']} machine(s)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Execute on the embedded runtime; print the execution record; exit 0 when SUCCEEDED."""
+    import json
+
+    from pydantic import ValidationError
+
+    from flowlane.errors import FlowlaneError
+    from flowlane.runtime.local_run import RunTimedOut, run_document
+
+    document = _document(args.file, "run")
+    if document is None:
+        return 2
+    try:
+        trigger_data = json.loads(args.input)
+    except ValueError as exc:
+        print(f"flowlane run: --input is not JSON: {exc}", file=sys.stderr)
+        return 2
+    if _invalid(document, "run"):
+        return 1
+    try:
+        record = run_document(
+            document, trigger_data, approvals=args.approvals, timeout_seconds=args.timeout
+        )
+    except ValidationError as exc:
+        print(f"flowlane run: the workflow is not valid: {exc}", file=sys.stderr)
+        return 1
+    except (FlowlaneError, RunTimedOut) as exc:
+        print(f"flowlane run: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(record.model_dump(mode="json"), indent=2, ensure_ascii=False))
+    return 0 if record.status.value == "SUCCEEDED" else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="flowlane", description="Plain words to durable, serverless AI workflows."
@@ -79,6 +189,26 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check a workflow document (JSON file or -)")
     validate.add_argument("file", help="the workflow document, or - for standard input")
     validate.set_defaults(run=_validate)
+
+    compile_ = commands.add_parser("compile", help="print the ASL a workflow compiles to")
+    compile_.add_argument("file", help="the workflow document, or - for standard input")
+    compile_.add_argument(
+        "--stats", action="store_true", help="print {definition, stats, children} instead"
+    )
+    compile_.add_argument("--node-runner-arn", help="the node runner's ARN (default: embedded)")
+    compile_.set_defaults(run=_compile)
+
+    run = commands.add_parser("run", help="execute a workflow on the embedded runtime")
+    run.add_argument("file", help="the workflow document, or - for standard input")
+    run.add_argument("--input", default="{}", help="the trigger data, as JSON")
+    run.add_argument(
+        "--approvals",
+        choices=["approve", "reject", "wait"],
+        default="approve",
+        help="how to decide APPROVAL nodes (wait: until they time out)",
+    )
+    run.add_argument("--timeout", type=float, help="give up after this many seconds")
+    run.set_defaults(run=_run)
     return parser
 
 

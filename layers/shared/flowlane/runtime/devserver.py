@@ -58,6 +58,8 @@ def serve(host: str, port: int, state_dir: Path) -> None:
     # Handlers invoked in process (Step Functions -> Lambda) read their settings as on Lambda;
     # they must reach this process's moto, whatever the shell says.
     os.environ["FLOWLANE_RUNTIME"] = "embedded"
+    # CloudWatch metrics (EMF) have no CloudWatch here: keep them out of the console.
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     aws_settings.cache_clear()
     local = LocalSettings()
     runtime = EmbeddedRuntime(

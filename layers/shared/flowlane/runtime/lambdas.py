@@ -177,7 +177,11 @@ class LambdaDispatcher:
             result = handler(event, context)
         except Exception as exc:
             # As Lambda does: the caller gets the error as the payload, marked as a function error.
-            logger.exception("embedded lambda failed", extra={"function": name})
+            if getattr(exc, "flow_control", False):
+                # The node runner's answer to Step Functions (retry, error port, stop).
+                logger.info("embedded lambda answered %s", type(exc).__name__)
+            else:
+                logger.exception("embedded lambda failed", extra={"function": name})
             return _function_error(response_headers, exc)
         return json.dumps(result).encode()
 

@@ -4,19 +4,29 @@ The state carries control data only. The runner reads the node (from the pinned 
 revision) and its inputs (the upstream node runs) from the store, runs the node, writes the node
 run, and returns a small envelope:
 
-    {"node_id", "status": SUCCEEDED|FAILED|SKIPPED|WAITING, "port", ...control}
+    {"node_id", "status": SUCCEEDED|FAILED|SKIPPED|WAITING|RUNNING, "port", ...control}
 
-where control is a WAIT's `wait_seconds`/`wait_until` and a LOOP's `count` and `indexes` (the
-Map state iterates over the indexes; items stay in the store).
+where control is a WAIT's `wait_until` and a LOOP's `iterations` (the Map state iterates over
+them; items stay in the store) and `max_concurrency`.
 
-Events: `{owner, execution_id, node_id, iteration: [..], attempt: $$.State.RetryCount,
-phase: run|done, task_token?}`. `phase: done` closes a LOOP after its Map: it collects the body
-results per item. The same (execution, node, iteration, attempt) delivered twice runs once: the
-second delivery answers from the stored run.
+Events: `{owner, execution_id, node_id, iteration: [..], attempt: $$.State.RetryCount, phase,
+task_token?, finish?, error_port?}`. Phases:
+- `run`: run the node (a LOOP hands out its iterations, a WAIT works out its end time, an
+  APPROVAL records a pending approval and waits for its task token);
+- `done`: close a LOOP after its Map (collect the body results per item) or a WAIT after its
+  Wait state;
+- `timeout`: an APPROVAL's wait ran out: the `timeout` port (or `rejected`);
+- `fail`: a Catch at the top of the machine: record the execution's failure;
+- `finish`: record the execution's success and output (also done after any phase whose event
+  says `finish: true`, the machine's last Task, to save a state transition).
+The same (execution, node, iteration, attempt) delivered twice runs once: the second delivery
+answers from the stored run.
 
 Errors for Step Functions (the error name is the exception's class name):
 - `NodeRetry`: a retryable failure with tries left under the node's retry_policy (Retry on it).
 - `NodeFailed`: a failure with `on_error: stop` and no error port (Catch it: the execution fails).
+- `NodeErrorPort`: the node failed into its `error` port and the event asked for it to be
+  raised (`error_port: raise`): the machine routes the error branch with a Catch.
 - `NodeRunInProgress`: another delivery of this attempt is running (Retry on it, briefly).
 """
 
@@ -24,6 +34,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -37,9 +48,10 @@ from flowlane.engine.interpreter import (
     terminal_output,
 )
 from flowlane.engine.node_execution import RunRequest, definition_of, run_once
-from flowlane.models.execution import NodeRun, NodeRunError, NodeRunStatus
+from flowlane.models.execution import ExecutionStatus, NodeRun, NodeRunError, NodeRunStatus
 from flowlane.models.workflow import NodeData, NodeType, WorkflowData
 from flowlane.nodes.base import ERROR_PORT, RETRYABLE_CODES, InputValue, NodeError
+from flowlane.observability import logger
 from flowlane.store.executions import ExecutionItem, StoredRun, iteration_key
 
 # A claim older than Lambda's longest run (15 minutes) plus a margin belongs to a delivery that
@@ -47,26 +59,43 @@ from flowlane.store.executions import ExecutionItem, StoredRun, iteration_key
 STALE_CLAIM_MS = 930_000
 
 
-class NodeRetry(Exception):
+class FlowControl(Exception):
+    """An outcome for the state machine's Retry or Catch, not a fault of the runner: the
+    embedded Lambda dispatcher logs it briefly instead of as an error."""
+
+    flow_control = True
+
+
+class NodeRetry(FlowControl):
     """A retryable failure with tries left: Step Functions retries the task."""
 
 
-class NodeFailed(Exception):
+class NodeFailed(FlowControl):
     """The node failed and stops the execution (on_error: stop, no error port)."""
 
 
-class NodeRunInProgress(Exception):
+class NodeRunInProgress(FlowControl):
     """Another delivery of the same attempt is running; retry shortly."""
+
+
+class NodeErrorPort(FlowControl):
+    """The node failed into its `error` port; the machine catches this to take that branch."""
 
 
 class NodeRunnerEvent(BaseModel):
     owner: str
     execution_id: str
-    node_id: str
+    node_id: str | None = None
     iteration: list[int] = Field(default_factory=list)
     attempt: int = Field(default=0, ge=0, description="$$.State.RetryCount")
-    phase: Literal["run", "done"] = "run"
+    phase: Literal["run", "done", "timeout", "fail", "finish"] = "run"
     task_token: str | None = None
+    # The machine's last Task: record the execution's success after the node.
+    finish: bool = False
+    # "raise": a run that takes the `error` port raises NodeErrorPort (the machine catches it).
+    error_port: Literal["raise", "return"] = "return"
+    # phase fail: what the Catch caught, {"Error", "Cause"}.
+    failure: dict[str, Any] | None = None
 
 
 class _WorkflowCache:
@@ -108,10 +137,26 @@ class NodeRunner:
         workflow, graph = _cache.get(
             self.services, event.owner, execution.workflow_id, execution.revision
         )
+        if event.phase == "fail":
+            record_failure(self.services, event.owner, execution, event.failure or {})
+            return {"status": "FAILED"}
+        if event.phase == "finish" or event.node_id is None:
+            if event.phase != "finish":
+                raise ValueError(f"phase {event.phase} needs a node_id")
+            finish_execution(self.services, event.owner, event.execution_id, graph)
+            return {"status": "SUCCEEDED"}
         if event.node_id not in graph.nodes:
             raise ValueError(f"node {event.node_id!r} is not in workflow {workflow.id}")
         job = _Job(self, event, execution, workflow, graph)
-        return job.done_phase() if event.phase == "done" else job.run_phase()
+        if event.phase == "done":
+            envelope = job.done_phase()
+        elif event.phase == "timeout":
+            envelope = job.timeout_phase()
+        else:
+            envelope = job.run_phase()
+        if event.finish:
+            finish_execution(self.services, event.owner, event.execution_id, graph)
+        return envelope
 
 
 class _Job:
@@ -131,18 +176,30 @@ class _Job:
         self.execution = execution
         self.workflow = workflow
         self.graph = graph
+        assert event.node_id is not None  # checked by NodeRunner.handle
         self.node: NodeData = graph.nodes[event.node_id]
         self.iteration = list(event.iteration)
 
     # -- phases ----------------------------------------------------------------------------
 
     def run_phase(self) -> dict[str, Any]:
+        envelope = self._run()
+        if self.event.task_token and envelope["status"] != "WAITING":
+            # A callback task waits for its token: an outcome known at once (a failure that
+            # continues) is sent back here, or the machine would wait for nobody.
+            self.runner.services.clients.stepfunctions.send_task_success(
+                taskToken=self.event.task_token, output=json.dumps(envelope)
+            )
+        return envelope
+
+    def _run(self) -> dict[str, Any]:
         taken = self._incoming()
         if taken is None:
             return self._envelope("SKIPPED", None)
         node_input, inputs = taken
         definition = definition_of(self.node)
-        if self.node.type is NodeType.HUMAN_IN_THE_LOOP and not self.event.task_token:
+        needs_token = self.node.type is NodeType.HUMAN_IN_THE_LOOP and not self.node.disabled
+        if needs_token and not self.event.task_token:
             # Checked before the claim, so a corrected delivery is not held up by this one.
             raise ValueError("an APPROVAL node runs as a callback task: the event needs task_token")
         started = now_iso()
@@ -170,38 +227,48 @@ class _Job:
             run.disabled = True
             port = DONE if is_loop(self.node) else definition.outputs[0]
             return self._finish(run, NodeRunStatus.SUCCEEDED, node_input, port, attempt)
+        request = self._request(node_input, inputs)
         if self.node.type is NodeType.HUMAN_IN_THE_LOOP:
-            return self._wait_for_decision(run, attempt)
+            return self._wait_for_decision(run, attempt, request)
         try:
-            result = run_once(self._request(node_input, inputs))
+            result = run_once(request)
         except NodeError as error:
             return self._failed(run, error, attempt)
         if is_loop(self.node):
             items = result.control["items"]
+            concurrency = int(result.control.get("concurrency", 1))
             run.output, run.port = items, EACH
+            control = {"count": len(items), "max_concurrency": concurrency}
             self.repo.put_run(
-                self.event.owner,
-                self.execution.execution_id,
-                run,
-                attempt=attempt,
-                control={"count": len(items)},
+                self.event.owner, self.execution.execution_id, run, attempt=attempt, control=control
             )
-            return self._envelope(
-                "RUNNING", EACH, count=len(items), indexes=list(range(len(items)))
+            return self._envelope("RUNNING", EACH, **control)
+        if _is_wait(self.node):
+            until = _wait_until(result.control)
+            run.output = result.output
+            waiting: dict[str, Any] = {"wait_until": until}
+            self.repo.put_run(
+                self.event.owner, self.execution.execution_id, run, attempt=attempt, control=waiting
             )
+            return self._envelope("RUNNING", None, **waiting)
         return self._finish(
             run, NodeRunStatus.SUCCEEDED, result.output, result.port, attempt, result.control
         )
 
     def done_phase(self) -> dict[str, Any]:
-        """Close a LOOP: its output on `done` is the body's result for each item, in order."""
+        """Close a LOOP (its output on `done` is the body's result for each item, in order) or
+        a WAIT (its time has come)."""
         stored = self.repo.get_run(
             self.event.owner, self.execution.execution_id, self.node.id, self.iteration
         )
         if stored is None:
-            raise ValueError(f"loop {self.node.id} has no run to close")
+            raise ValueError(f"node {self.node.id} has no run to close")
         if stored.final:
-            return self._envelope(stored.run.status.value, stored.run.port)
+            return self._answer_from(stored, stored.attempt)
+        run = stored.run
+        if _is_wait(self.node):
+            port = definition_of(self.node).outputs[0]
+            return self._finish(run, NodeRunStatus.SUCCEEDED, run.output, port, stored.attempt)
         count = int(stored.control.get("count", 0))
         body = self.graph.loop_bodies[self.node.id]
         depth = len(self.iteration) + 1
@@ -216,8 +283,29 @@ class _Job:
             ):
                 per_item.setdefault(it[-1], {})[s.run.node_id] = s
         results = [self._terminal(per_item[i]) for i in range(count)]
-        run = stored.run
         return self._finish(run, NodeRunStatus.SUCCEEDED, results, DONE, stored.attempt)
+
+    def timeout_phase(self) -> dict[str, Any]:
+        """An APPROVAL nobody decided in time: the `timeout` port, else `rejected`."""
+        from flowlane.nodes.human_in_the_loop import decision_output, port_for
+        from flowlane.store.approvals import approval_id_for
+
+        stored = self.repo.get_run(
+            self.event.owner, self.execution.execution_id, self.node.id, self.iteration
+        )
+        approvals = self.runner.services.approvals
+        approval_id = approval_id_for(self.execution.execution_id, self.node.id, self.iteration)
+        approvals.time_out(self.event.owner, approval_id)
+        has_timeout = any(e.port == "timeout" for e in self.graph.out_edges(self.node.id))
+        output = decision_output("timeout", None, None)
+        if stored is None:
+            raise ValueError(f"approval {self.node.id} has no run to time out")
+        run = stored.run
+        envelope = self._finish(
+            run, NodeRunStatus.SUCCEEDED, output, port_for("timeout", has_timeout), stored.attempt
+        )
+        _resume_if_nothing_pending(self.runner.services, self.event.owner, self.execution)
+        return envelope
 
     # -- inputs ----------------------------------------------------------------------------
 
@@ -320,6 +408,7 @@ class _Job:
             inputs=inputs,
             attachments=attachments,
             run_tool=run_tool,
+            attempt=self.event.attempt + 1,
         )
 
     def _terminal(self, ran: dict[str, StoredRun]) -> Any:
@@ -338,23 +427,108 @@ class _Job:
             raise NodeRetry(json.dumps(body))
         definition = definition_of(self.node)
         if any(e.port == ERROR_PORT for e in self.graph.out_edges(self.node.id)):
-            return self._finish(run, NodeRunStatus.FAILED, output, ERROR_PORT, attempt)
+            envelope = self._finish(run, NodeRunStatus.FAILED, output, ERROR_PORT, attempt)
+            if self.event.error_port == "raise" and not self._two_phase_run():
+                raise NodeErrorPort(json.dumps(body))
+            return envelope
         on_error = effective_on_error(self.node, self.workflow)
         if on_error == "continue":
             return self._finish(run, NodeRunStatus.FAILED, output, definition.failure_port, attempt)
         self._write(run, NodeRunStatus.FAILED, output, None, attempt)
         raise NodeFailed(json.dumps(body))
 
-    def _wait_for_decision(self, run: NodeRun, attempt: int) -> dict[str, Any]:
+    def _two_phase_run(self) -> bool:
+        """The run phase of a LOOP or WAIT: its done phase takes the port, not this one."""
+        return self.event.phase == "run" and (is_loop(self.node) or _is_wait(self.node))
+
+    def _wait_for_decision(self, run: NodeRun, attempt: int, request: RunRequest) -> dict[str, Any]:
+        """Record a pending approval, mark the execution WAITING, notify, and wait."""
+        from flowlane.engine.node_execution import resolve_parameters
+        from flowlane.nodes.human_in_the_loop import ApprovalParameters
+        from flowlane.store.approvals import ApprovalItem
+
+        definition = definition_of(self.node)
+        try:
+            params = resolve_parameters(
+                definition, self.node.parameters, request.scope, request.services
+            )
+        except NodeError as error:
+            return self._failed(run, error, attempt)
+        assert isinstance(params, ApprovalParameters)
+        item = ApprovalItem.pending(
+            execution_id=self.execution.execution_id,
+            workflow_id=self.workflow.id,
+            node_id=self.node.id,
+            iteration=self.iteration,
+            task_token=self.event.task_token or "",
+            message=params.message,
+            timeout_seconds=params.timeout_seconds,
+        )
+        approval = self.runner.services.approvals.put_pending(self.event.owner, item)
+        control: dict[str, Any] = {
+            "task_token": self.event.task_token,
+            "approval_id": approval.approval_id,
+        }
+        notify_error = self._notify(params, approval.approval_id, request)
+        if notify_error:
+            control["notify_error"] = notify_error
         run.status = NodeRunStatus.WAITING
         self.repo.put_run(
-            self.event.owner,
-            self.execution.execution_id,
-            run,
-            attempt=attempt,
-            control={"task_token": self.event.task_token},
+            self.event.owner, self.execution.execution_id, run, attempt=attempt, control=control
         )
+        self.repo.set_status(self.event.owner, self.execution.execution_id, ExecutionStatus.WAITING)
         return self._envelope("WAITING", None)
+
+    def _notify(self, params: Any, approval_id: str, request: RunRequest) -> str | None:
+        """Tell the approver (Slack or email) with the SLACK/EMAIL nodes' own code. A failed
+        notification is recorded on the run; the approval still waits (it can be listed)."""
+        notify = params.notify
+        if notify.channel == "none":
+            return None
+        text = (
+            f"{params.message}\n\nWorkflow {self.workflow.name} is waiting for a decision. "
+            f"Approve or reject: POST /api/v1/approvals/{approval_id} "
+            '{"decision": "approve"|"reject"}'
+        )
+        if notify.channel == "slack":
+            parameters: dict[str, Any] = {
+                "operation": "post_message",
+                "channel": notify.target,
+                "text": text,
+            }
+            subtype = "SLACK"
+        else:
+            parameters = {
+                "to": [notify.target],
+                "subject": f"Approval needed: {self.workflow.name}",
+                "body": text,
+            }
+            subtype = "EMAIL"
+        sender = NodeData.model_validate(
+            {
+                "id": f"{self.node.id}-notify",
+                "type": "EXTERNAL_ACTION",
+                "subtype": subtype,
+                "parameters": parameters,
+                "credentials": self.node.credentials,
+            }
+        )
+        try:
+            run_once(
+                RunRequest(
+                    node=sender,
+                    input=request.input,
+                    scope={},
+                    services=request.services,
+                    owner=request.owner,
+                    workflow_id=request.workflow_id,
+                    execution_id=request.execution_id,
+                )
+            )
+        except NodeError as error:
+            logger.warning("approval notification failed: %s", error.message)
+            return f"{error.code}: {error.message}"
+        return None
 
     def _write(
         self,
@@ -387,19 +561,127 @@ class _Job:
         run = stored.run
         if stored.attempt == attempt and run.status is NodeRunStatus.RUNNING:
             if is_loop(self.node) and run.port == EACH:
-                count = int(stored.control.get("count", 0))
-                return self._envelope("RUNNING", EACH, count=count, indexes=list(range(count)))
+                return self._envelope("RUNNING", EACH, **stored.control)
+            if _is_wait(self.node) and "wait_until" in stored.control:
+                return self._envelope("RUNNING", None, **stored.control)
             raise NodeRunInProgress(f"node {self.node.id} attempt {attempt} is already running")
         if run.status is NodeRunStatus.WAITING:
             return self._envelope("WAITING", None)
+        error = run.error.model_dump_json() if run.error else "{}"
         if run.status is NodeRunStatus.FAILED and stored.control.get("retry"):
-            raise NodeRetry(run.error.model_dump_json() if run.error else "{}")
+            raise NodeRetry(error)
         if run.status is NodeRunStatus.FAILED and run.port is None:
             # It stopped the execution the first time; it stops it again.
-            raise NodeFailed(run.error.model_dump_json() if run.error else "{}")
+            raise NodeFailed(error)
+        if (
+            run.port == ERROR_PORT
+            and self.event.error_port == "raise"
+            and not self._two_phase_run()
+        ):
+            raise NodeErrorPort(error)
         return self._envelope(run.status.value, run.port, **stored.control)
 
     def _envelope(self, status: str, port: str | None, **control: Any) -> dict[str, Any]:
         envelope: dict[str, Any] = {"node_id": self.node.id, "status": status, "port": port}
-        envelope.update({k: v for k, v in control.items() if k != "task_token"})
+        if is_loop(self.node) and not self.node.disabled:
+            # The Map state reads these whatever happened: no items when the LOOP failed.
+            count = int(control.pop("count", 0)) if port == EACH else 0
+            envelope["iterations"] = [[*self.iteration, i] for i in range(count)]
+            envelope["max_concurrency"] = int(control.pop("max_concurrency", 1))
+        if _is_wait(self.node) and not self.node.disabled:
+            envelope["wait_until"] = control.pop("wait_until", None) or now_iso()
+        hidden = {"task_token", "retry", "approval_id", "notify_error", "count"}
+        envelope.update({k: v for k, v in control.items() if k not in hidden})
         return envelope
+
+
+def _is_wait(node: NodeData) -> bool:
+    return node.type is NodeType.FLOW and node.subtype == "WAIT"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _wait_until(control: dict[str, Any]) -> str:
+    if control.get("wait_until"):
+        moment = datetime.fromisoformat(str(control["wait_until"]).replace("Z", "+00:00"))
+        return _iso(moment)
+    seconds = float(control.get("wait_seconds", 0))
+    return _iso(datetime.now(UTC) + timedelta(seconds=seconds))
+
+
+# -- the execution's end -----------------------------------------------------------------------
+
+
+def finish_execution(
+    services: Any, owner: str, execution_id: str, graph: WorkflowGraph | None = None
+) -> bool:
+    """Record the execution's success: its output is that of the terminal nodes that ran at
+    the top level (CONTRACT.md section 4). False when the record was already final."""
+    repo = services.executions
+    execution = repo.get(owner, execution_id)
+    if graph is None:
+        _, graph = _cache.get(services, owner, execution.workflow_id, execution.revision)
+    top = [n for n in graph.order if n not in graph.enclosing_loop]
+    ran = {
+        s.run.node_id: (s.run.output, s.run.port)
+        for s in repo.list_runs(owner, execution_id)
+        if not s.run.iteration and s.final
+    }
+    output = terminal_output(graph, top, ran)
+    return bool(
+        repo.finish(
+            owner, execution_id, status=ExecutionStatus.SUCCEEDED, output=output, ended_at=now_iso()
+        )
+    )
+
+
+def record_failure(
+    services: Any, owner: str, execution: ExecutionItem, failure: dict[str, Any]
+) -> bool:
+    """A Catch at the top of the machine: the execution FAILED with the node's error when a
+    node stopped it, else with what Step Functions reported."""
+    error = _failure_error(failure)
+    ended = now_iso()
+    changed = bool(
+        services.executions.finish(
+            owner,
+            execution.execution_id,
+            status=ExecutionStatus.FAILED,
+            error=error,
+            ended_at=ended,
+        )
+    )
+    # Branches running beside the failing node were stopped with the execution.
+    services.executions.mark_runs_cancelled(owner, execution.execution_id, ended)
+    services.approvals.cancel_for_execution(owner, execution.execution_id)
+    return changed
+
+
+def _failure_error(failure: dict[str, Any]) -> NodeRunError:
+    name = str(failure.get("Error") or "States.TaskFailed")
+    cause = str(failure.get("Cause") or "")
+    message: Any = cause
+    try:
+        payload = json.loads(cause)
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict) and "errorMessage" in payload:
+        message = payload["errorMessage"]
+    if name == "NodeFailed":
+        try:
+            body = json.loads(str(message))
+            return NodeRunError.model_validate(body)
+        except ValueError:
+            pass
+    if name == "States.Timeout":
+        return NodeRunError(
+            code="TIMEOUT", message=f"a task timed out: {message}"[:2000], node_id=""
+        )
+    return NodeRunError(code="NODE_ERROR", message=f"{name}: {message}"[:2000], node_id="")
+
+
+def _resume_if_nothing_pending(services: Any, owner: str, execution: ExecutionItem) -> None:
+    if not services.approvals.pending_for_execution(owner, execution.execution_id):
+        services.executions.set_status(owner, execution.execution_id, ExecutionStatus.RUNNING)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
 
 from flowlane.api.deps import CallerDep, ServicesDep, WorkflowsDep
 from flowlane.errors import ValidationFailed
@@ -76,4 +77,38 @@ def test_workflow(
         # The workflow's own pin_data, overridden node by node by the request's.
         pin_data={**workflow.pin_data, **(body.pin_data or {})},
         trigger_node=body.trigger_node,
+    )
+
+
+class AslStats(BaseModel):
+    states: int
+    estimated_transitions: Annotated[
+        int, Field(description="State transitions on the costliest path, LOOP bodies once")
+    ]
+    bytes: int
+    estimated_history_events: int
+    machines: Annotated[int, Field(description="1, or the parts of a workflow split in several")]
+
+
+class AslResponse(BaseModel):
+    definition: dict[str, Any]
+    stats: AslStats
+    state_machine_name: str
+    children: Annotated[
+        list[dict[str, Any]], Field(description="Child machines ({name, definition}) when split")
+    ] = Field(default_factory=list)
+
+
+@router.get("/workflows/{workflow_id}/asl", response_model=AslResponse)
+def workflow_asl(workflow_id: str, caller: CallerDep, services: ServicesDep) -> AslResponse:
+    """The state machine definition the current revision compiles to, with its cost."""
+    from flowlane.runtime.launcher import ExecutionLauncher
+
+    workflow = services.workflows.get(caller.user_id, workflow_id)
+    compiled = ExecutionLauncher(services).compile(caller.user_id, workflow)
+    return AslResponse(
+        definition=compiled.machine.definition,
+        stats=AslStats(**compiled.stats),
+        state_machine_name=compiled.machine.name,
+        children=[{"name": c.name, "definition": c.definition} for c in compiled.children],
     )
