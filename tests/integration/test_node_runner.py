@@ -3,8 +3,6 @@ answers with a small envelope, and runs a delivered attempt once."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import json
 import subprocess
 import sys
@@ -217,11 +215,9 @@ def test_wait_returns_its_end_for_a_native_wait_and_closes_after_it(services: Se
     )
     runner = NodeRunner(services)
     call(runner, "start")
-    before = datetime.now(UTC)
     opened = call(runner, "w")
-    until = datetime.fromisoformat(opened["wait_until"].replace("Z", "+00:00"))
     assert opened["status"] == "RUNNING"
-    assert 29 <= (until - before).total_seconds() <= 31
+    assert opened["wait_seconds"] in (30, 31)
     # While the Wait state runs the node is RUNNING, and nothing downstream sees it as done.
     assert runs(services)[("w", ())].status == "RUNNING"
     closed = call(runner, "w", phase="done")

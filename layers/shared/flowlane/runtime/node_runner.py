@@ -6,7 +6,7 @@ run, and returns a small envelope:
 
     {"node_id", "status": SUCCEEDED|FAILED|SKIPPED|WAITING|RUNNING, "port", ...control}
 
-where control is a WAIT's `wait_until` and a LOOP's `iterations` (the Map state iterates over
+where control is a WAIT's `wait_seconds` and a LOOP's `iterations` (the Map state iterates over
 them; items stay in the store) and `max_concurrency`.
 
 Events: `{owner, execution_id, node_id, iteration: [..], attempt: $$.State.RetryCount, phase,
@@ -33,6 +33,7 @@ Errors for Step Functions (the error name is the exception's class name):
 from __future__ import annotations
 
 import json
+import math
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -589,7 +590,10 @@ class _Job:
             envelope["iterations"] = [[*self.iteration, i] for i in range(count)]
             envelope["max_concurrency"] = int(control.pop("max_concurrency", 1))
         if _is_wait(self.node) and not self.node.disabled:
-            envelope["wait_until"] = control.pop("wait_until", None) or now_iso()
+            # Whole seconds from now (SecondsPath): Step Functions waits at second precision,
+            # and a duration does not depend on the clocks agreeing about time zones.
+            until = control.pop("wait_until", None)
+            envelope["wait_seconds"] = _seconds_until(until) if until else 0
         hidden = {"task_token", "retry", "approval_id", "notify_error", "count"}
         envelope.update({k: v for k, v in control.items() if k not in hidden})
         return envelope
@@ -601,6 +605,11 @@ def _is_wait(node: NodeData) -> bool:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _seconds_until(until: str) -> int:
+    moment = datetime.fromisoformat(until.replace("Z", "+00:00"))
+    return max(0, math.ceil((moment - datetime.now(UTC)).total_seconds()))
 
 
 def _wait_until(control: dict[str, Any]) -> str:

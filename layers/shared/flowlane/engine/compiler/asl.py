@@ -12,7 +12,7 @@ state needs (the port a Choice routes on, a LOOP's iterations, a WAIT's end). A 
   `$.last.port`; a connected `error` port is a Catch on `NodeErrorPort` when the route allows;
 - LOOP: a Task (the items) -> a Map over the iterations (inline; the body is a sub-machine,
   `MaxConcurrencyPath` from the node) -> a Task (`phase: done`, collects the results);
-- WAIT: a Task (works out the time) -> a Wait (`TimestampPath`) -> a Task (`phase: done`);
+- WAIT: a Task (works out how long) -> a Wait (`SecondsPath`) -> a Task (`phase: done`);
 - APPROVAL: a `lambda:invoke.waitForTaskToken` Task whose `TimeoutSeconds` is the approval's;
   a timeout is caught into a Task (`phase: timeout`) that takes the `timeout` port.
 
@@ -186,7 +186,7 @@ class Emitter:
             wait = self._name(node.id, "wait")
             scope.states[wait] = {
                 "Type": "Wait",
-                "TimestampPath": "$.last.wait_until",
+                "SecondsPath": "$.last.wait_seconds",
                 "Next": last,
             }
             return self._task(node, scope, wait, phase="run", select="wait")
@@ -354,7 +354,7 @@ class Emitter:
             selector["iterations.$"] = "$.iterations"
             selector["max_concurrency.$"] = "$.max_concurrency"
         elif select == "wait":
-            selector["wait_until.$"] = "$.wait_until"
+            selector["wait_seconds.$"] = "$.wait_seconds"
         if selector:
             state["ResultSelector"] = selector
             state["ResultPath"] = "$.last"

@@ -292,12 +292,12 @@ class Planner:
     def _parallel(self, blocks: list[Block]) -> Parallel:
         if len(blocks) <= MAX_BRANCHES:
             return Parallel(blocks)
-        # Contiguous groups keep the document's order within each branch.
-        size = -(-len(blocks) // MAX_BRANCHES)
+        # As many branches as allowed, of balanced contiguous groups (document order within).
+        n, k = len(blocks), MAX_BRANCHES
         return Parallel(
             [
-                Block([step for b in blocks[i : i + size] for step in b.steps])
-                for i in range(0, len(blocks), size)
+                Block([step for b in blocks[i * n // k : (i + 1) * n // k] for step in b.steps])
+                for i in range(k)
             ]
         )
 
