@@ -162,6 +162,7 @@ class Interpreter:
         except ExecutionFailed as failed:
             record.status = ExecutionStatus.FAILED
             record.error = failed.error
+            self._cancel_unfinished()
         except ExecutionTimedOut:
             record.status = ExecutionStatus.TIMED_OUT
             record.error = NodeRunError(
@@ -172,6 +173,15 @@ class Interpreter:
         record.ended_at = now_iso()
         record.node_runs = self.node_runs
         return record
+
+    def _cancel_unfinished(self) -> None:
+        """Runs a stop cut short (a LOOP whose body stopped) end CANCELLED, as on Step
+        Functions, where the failure is recorded and what still runs is cancelled."""
+        ended = now_iso()
+        for run in self.node_runs:
+            if run.status is NodeRunStatus.RUNNING:
+                run.status = NodeRunStatus.CANCELLED
+                run.ended_at = ended
 
     def _choose_trigger(self, requested: str | None) -> str | None:
         triggers = self.graph.triggers
@@ -241,6 +251,9 @@ class Interpreter:
             self._fail(node, run, scope, error)
             return
         if is_loop(node) and result.port == EACH:
+            # While the body runs the LOOP holds its items on `each` (as the node runner
+            # records it); a stop inside the body leaves it so, CANCELLED.
+            run.output, run.port = result.control["items"], EACH
             result = NodeResult(self._run_loop(node, result.control["items"], scope), DONE)
         self._succeed(run, scope, result)
 

@@ -225,7 +225,7 @@ class _Job:
             iteration=self.iteration,
         )
         if self.node.disabled:
-            run.disabled = True
+            run.disabled, run.attempts = True, 0  # passed through, never tried
             port = DONE if is_loop(self.node) else definition.outputs[0]
             return self._finish(run, NodeRunStatus.SUCCEEDED, node_input, port, attempt)
         request = self._request(node_input, inputs)
@@ -263,7 +263,8 @@ class _Job:
             self.event.owner, self.execution.execution_id, self.node.id, self.iteration
         )
         if stored is None:
-            raise ValueError(f"node {self.node.id} has no run to close")
+            # Its run phase found no taken edge: it was skipped, and stays skipped.
+            return self._envelope("SKIPPED", None)
         if stored.final:
             return self._answer_from(stored, stored.attempt)
         run = stored.run
@@ -368,6 +369,10 @@ class _Job:
         if loop_id is not None:
             index = self.iteration[-1]
             item = self._loop_items(loop_id)[index]
+        for depth, enclosing in enumerate(self.graph.loops_of(self.node.id)):
+            # Inside its body a LOOP's output is the current item (as in the interpreter).
+            if wanted is None or enclosing in wanted:
+                outputs[enclosing] = self._loop_items(enclosing)[self.iteration[depth]]
         return {
             "input": node_input,
             "nodes": outputs,
