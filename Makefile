@@ -37,6 +37,7 @@ bench: install
 	$(BIN)/python benchmarks/cold_start.py
 	$(BIN)/python benchmarks/node_runner.py
 	$(BIN)/python benchmarks/validate.py
+	$(BIN)/python benchmarks/compile.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,10 +1,12 @@
-"""The workflows in examples/ (they double as docs) run through the API: saved, validated and
-dry-run with POST /workflows/{id}/test, against local fakes of Slack, GitHub and partner APIs,
-moto's SES and Secrets Manager, and the offline LLM provider."""
+"""The workflows in examples/ (they double as docs) run through the API: saved, validated,
+dry-run with POST /workflows/{id}/test and executed as compiled state machines with the same
+results, against local fakes of Slack, GitHub and partner APIs, moto's SES and Secrets Manager,
+and the offline LLM provider."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -69,6 +71,70 @@ def dry_run(
     return result
 
 
+def live_run(
+    client: TestClient, headers: dict[str, str], document: dict[str, Any], trigger_data: Any
+) -> dict[str, Any]:
+    """Execute as a compiled state machine on the embedded runtime (a workflow of its own, so
+    memory nodes start empty as in the dry run), approving what waits for approval."""
+    created = client.post("/api/v1/workflows", json=document, headers=headers)
+    assert created.status_code == 201, created.text
+    workflow_id = created.json()["workflow"]["id"]
+    started = client.post(
+        f"/api/v1/workflows/{workflow_id}/execute",
+        json={"trigger_data": trigger_data},
+        headers=headers,
+    )
+    assert started.status_code == 202, started.text
+    execution_id = started.json()["execution_id"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        record: dict[str, Any] = client.get(
+            f"/api/v1/executions/{execution_id}", headers=headers
+        ).json()
+        if record["status"] in ("SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT"):
+            return record
+        if record["status"] == "WAITING":
+            pending = client.get("/api/v1/approvals?status=pending", headers=headers).json()
+            for approval in pending["approvals"]:
+                if approval["execution_id"] == execution_id:
+                    client.post(
+                        f"/api/v1/approvals/{approval['approval_id']}",
+                        json={"decision": "approve"},
+                        headers=headers,
+                    )
+        time.sleep(0.05)
+    raise AssertionError(f"execution {execution_id} did not finish: {record}")
+
+
+def assert_same_results(dry: dict[str, Any], live: dict[str, Any], *, output: bool = True) -> None:
+    """The compiled run ends as the dry run did: status, output, and which nodes ran (per
+    loop iteration) with which status and port. (Where a person approved, the decision's
+    author and time differ from the dry run's automatic one, and flow into the output.)"""
+
+    def untimed(value: Any) -> Any:
+        # Slack stamps each message (`ts`), SES each email (`message_id`), HTTP answers carry
+        # their `date`: two sends differ there and nowhere else.
+        if isinstance(value, dict):
+            return {
+                k: untimed(v) for k, v in value.items() if k not in ("ts", "message_id", "date")
+            }
+        if isinstance(value, list):
+            return [untimed(v) for v in value]
+        return value
+
+    def shape(record: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "status": record["status"],
+            "output": untimed(record["output"]) if output else None,
+            "runs": sorted(
+                (r["node_id"], tuple(r["iteration"]), r["status"], r["port"])
+                for r in record["node_runs"]
+            ),
+        }
+
+    assert shape(live) == shape(dry)
+
+
 def runs(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {r["node_id"]: r for r in record["node_runs"]}
 
@@ -109,6 +175,10 @@ def test_github_issues_digest(
     assert posted["channel"] == "#general"
     assert f"Open issues today ({issues})" in posted["text"]
     assert record["output"]["ok"] is True
+    live = live_run(
+        client, alice, load("github-issues-digest.json"), {"scheduled_time": "2026-11-23T09:00:00Z"}
+    )
+    assert_same_results(record, live, output=issues <= 10)
 
 
 @pytest.mark.parametrize(
@@ -141,6 +211,8 @@ def test_webhook_lead_router(
         assert ran["remember"]["output"]["value"] == [
             {"company": "Initech", "email": "bill@initech.test"}
         ]
+    live = live_run(client, alice, load("webhook-lead-router.json"), {"body": lead})
+    assert_same_results(record, live)
 
 
 def test_order_batch(client: TestClient, alice: dict[str, str]) -> None:
@@ -166,6 +238,9 @@ def test_order_batch(client: TestClient, alice: dict[str, str]) -> None:
         "big_ids": ["A1", "A3"],
         "summary": "2 of 3 orders are over 100",
     }
+    assert_same_results(
+        record, live_run(client, alice, load("order-batch.json"), {"orders": orders})
+    )
 
 
 def test_support_agent_calls_its_tool_and_remembers(
@@ -178,6 +253,7 @@ def test_support_agent_calls_its_tool_and_remembers(
     assert record["output"]["tools_used"] == ["lookup_order"]
     assert record["output"]["answer"].startswith("[offline]")
     assert fake.last("/echo").query == {"order_id": ["A1"]}
+    assert_same_results(record, live_run(client, alice, document, question))
 
 
 def test_resilient_fetch_falls_back_after_its_retries(
@@ -200,3 +276,7 @@ def test_resilient_fetch_falls_back_after_its_retries(
     assert ran["fallback"]["output"]["source"] == "cache"
     assert "503" in fake.last("/echo").json["text"]
     assert len([r for r in fake.requests if r.path == "/status/503"]) == 3
+    live = live_run(client, alice, document, {"day": "2026-11-21"})
+    assert_same_results(record, live)
+    assert runs(live)["fetch-prices"]["attempts"] == 3
+    assert len([r for r in fake.requests if r.path == "/status/503"]) == 6

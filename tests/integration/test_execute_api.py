@@ -391,3 +391,24 @@ def test_an_approval_nobody_decides_takes_the_timeout_port(
     assert ask["port"] == "timeout" and ask["output"]["decision"] == "timeout"
     approvals = client.get("/api/v1/approvals", headers=alice).json()["approvals"]
     assert [a["status"] for a in approvals if a["execution_id"] == execution_id] == ["timed_out"]
+
+
+def test_a_workflow_split_into_parts_runs_them_in_turn(
+    client: TestClient, alice: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flowlane.engine import compiler
+    from flowlane.runtime import launcher
+
+    def tight(workflow: Any, target: Any, **kwargs: Any) -> Any:
+        return compiler.compile_workflow(workflow, target, split_bytes=4_000, **kwargs)
+
+    monkeypatch.setattr(launcher, "compile_workflow", tight)
+    nodes = [manual(), *(set_node(f"n{i}", {"i": f"{{{{ input.i + {i} }}}}"}) for i in range(12))]
+    edges = [("start", "main", "n0"), *((f"n{i}", "main", f"n{i + 1}") for i in range(11))]
+    workflow_id = create(client, alice, nodes, *edges)
+    asl = client.get(f"/api/v1/workflows/{workflow_id}/asl", headers=alice).json()
+    assert asl["stats"]["machines"] > 2
+    record = wait_for(client, alice, execute(client, alice, workflow_id, {"i": 0}))
+    assert record["status"] == "SUCCEEDED", record
+    assert len(record["node_runs"]) == 13
+    assert record["output"] == {"i": sum(range(12))}

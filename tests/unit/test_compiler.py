@@ -319,11 +319,34 @@ def test_a_workflow_past_the_budgets_is_split_into_child_machines() -> None:
     assert all(c.bytes <= 6_000 for c in result.children)
 
 
-def test_a_step_too_large_for_any_part_is_refused_with_figures() -> None:
+def test_a_parallel_too_large_for_a_part_runs_as_consecutive_parallels() -> None:
     leaves = [set_node(f"x{i}", {}) for i in range(60)]
     wf = workflow([manual(), *leaves], *(("start", "main", f"x{i}") for i in range(60)))
+    result = compile_workflow(wf, TARGET, split_bytes=8_000)
+    assert len(result.children) > 1
+    parallels = [
+        s
+        for c in result.children
+        for s in c.definition["States"].values()
+        if s["Type"] == "Parallel"
+    ]
+    assert len(parallels) > 1
+    seen = [n for c in result.children for n in states_of(c.definition) if n.startswith("x")]
+    assert sorted(seen) == sorted(f"x{i}" for i in range(60))
+
+
+def test_a_step_too_large_for_any_part_is_refused_with_figures() -> None:
+    # A route cannot be cut: the branches of one IF, each ten nodes long.
+    nodes = [manual(), if_node("d")]
+    edges: list[tuple[str, str, str]] = [("start", "main", "d")]
+    for port in ("true", "false"):
+        previous = "d"
+        for i in range(10):
+            nodes.append(set_node(f"{port}{i}", {}))
+            edges.append((previous, port if previous == "d" else "main", f"{port}{i}"))
+            previous = f"{port}{i}"
     with pytest.raises(WorkflowTooLarge) as refused:
-        compile_workflow(wf, TARGET, split_bytes=5_000)
+        compile_workflow(workflow(nodes, *edges), TARGET, split_bytes=5_000)
     assert refused.value.details["definition_bytes"] > 5_000
     assert refused.value.details["definition_budget"] == 5_000
     assert "history_events" in refused.value.details

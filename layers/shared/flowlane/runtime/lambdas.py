@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import sys
 import threading
 import time
 import traceback
@@ -91,15 +90,14 @@ class HandlerRegistry:
 
 
 def _load_handler(path: Path, attribute: str) -> Handler:
+    """A fresh module per registry: each embedded runtime is a new deployment whose functions
+    start cold (their settings and caches are their own), as on Lambda."""
     module_name = f"flowlane_functions.{path.parent.name}.handler"
-    module = sys.modules.get(module_name)
-    if module is None:
-        spec = importlib.util.spec_from_file_location(module_name, path)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"cannot load a handler from {path}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load a handler from {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
     handler: Handler = getattr(module, attribute)
     return handler
 

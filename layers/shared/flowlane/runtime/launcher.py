@@ -8,6 +8,7 @@ Idempotency-Key released, so a retry starts cleanly.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections import OrderedDict
@@ -15,6 +16,7 @@ from typing import Any
 
 from flowlane.config import ExecutionSettings, execution_settings
 from flowlane.engine.compiler import CompiledWorkflow, Target, compile_workflow
+from flowlane.engine.graph import WorkflowGraph
 from flowlane.errors import FlowlaneError, NotFound, UpstreamError, ValidationFailed
 from flowlane.models.execution import ExecutionStatus, TriggerInfo
 from flowlane.models.workflow import NodeType, WorkflowData
@@ -58,16 +60,21 @@ class _CompileCache:
 
     def __init__(self, size: int = 64) -> None:
         self.size = size
-        self._items: OrderedDict[tuple[str, str, int, str], CompiledWorkflow] = OrderedDict()
+        self._items: OrderedDict[tuple[str, str, str], CompiledWorkflow] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, owner: str, workflow: WorkflowData, target: Target) -> CompiledWorkflow:
-        key = (owner, workflow.id, workflow.revision, target.node_runner_arn)
+    def get(
+        self, owner: str, workflow: WorkflowData, target: Target, graph: WorkflowGraph
+    ) -> CompiledWorkflow:
+        # By content: a revision is immutable in one table, but a process may serve several
+        # (tests, a restarted `flowlane dev`), where the same id and revision can differ.
+        digest = hashlib.sha256(workflow.model_dump_json().encode()).hexdigest()
+        key = (owner, digest, target.node_runner_arn)
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-        compiled = compile_workflow(workflow, target)
+        compiled = compile_workflow(workflow, target, graph=graph)
         with self._lock:
             self._items[key] = compiled
             if len(self._items) > self.size:
@@ -90,8 +97,10 @@ class ExecutionLauncher:
     def compile(self, owner: str, workflow: WorkflowData) -> CompiledWorkflow:
         from flowlane.engine.validation import validate_workflow
 
-        validate_workflow(workflow).raise_if_invalid()
-        return _compiled.get(owner, workflow, target_for(self.services, self.settings))
+        # One graph for both: validation and the compiler analyse the same structure.
+        graph = WorkflowGraph(workflow.nodes, workflow.connections)
+        validate_workflow(workflow, graph=graph).raise_if_invalid()
+        return _compiled.get(owner, workflow, target_for(self.services, self.settings), graph)
 
     def ensure_machines(self, compiled: CompiledWorkflow) -> str:
         """Create the machines that do not exist yet (children first); the main one's ARN."""

@@ -123,19 +123,18 @@ class _WorkflowCache:
         return entry
 
 
-_cache = _WorkflowCache()
-
-
 class NodeRunner:
     def __init__(self, services: Any) -> None:
         # Services (flowlane.runtime.services): executions, workflows, node_services.
         self.services = services
         self.executions = services.executions
+        # One per runner: a Lambda keeps its runner (and so its cache) while it stays warm.
+        self._workflows = _WorkflowCache()
 
     def handle(self, raw: dict[str, Any]) -> dict[str, Any]:
         event = NodeRunnerEvent.model_validate(raw)
         execution = self.executions.get(event.owner, event.execution_id)
-        workflow, graph = _cache.get(
+        workflow, graph = self._workflows.get(
             self.services, event.owner, execution.workflow_id, execution.revision
         )
         if event.phase == "fail":
@@ -636,7 +635,8 @@ def finish_execution(
     repo = services.executions
     execution = repo.get(owner, execution_id)
     if graph is None:
-        _, graph = _cache.get(services, owner, execution.workflow_id, execution.revision)
+        workflow = services.workflows.get_revision(owner, execution.workflow_id, execution.revision)
+        graph = WorkflowGraph(workflow.nodes, workflow.connections)
     top = [n for n in graph.order if n not in graph.enclosing_loop]
     ran = {
         s.run.node_id: (s.run.output, s.run.port)

@@ -88,9 +88,11 @@ def compile_workflow(
     name_prefix: str = "flowlane-",
     split_bytes: int = SPLIT_BYTES,
     split_events: int = SPLIT_EVENTS,
+    graph: WorkflowGraph | None = None,
 ) -> CompiledWorkflow:
+    """`graph`: the workflow's graph when the caller has it (validation builds the same)."""
     engine = engine or engine_settings()
-    graph = WorkflowGraph(workflow.nodes, workflow.connections)
+    graph = graph or WorkflowGraph(workflow.nodes, workflow.connections)
     emitter = Emitter(workflow, graph, target, engine)
     plan = emitter.planner.top_level()
     whole = _machine(emitter, plan, name_prefix, workflow, finish=True)
@@ -125,38 +127,36 @@ def _split(
     split_bytes: int,
     split_events: int,
 ) -> CompiledWorkflow:
-    """Consecutive steps of the top level, as many per part as fit the budgets."""
-    children: list[CompiledMachine] = []
-    part: list[Any] = []
-    previous: CompiledMachine | None = None
+    """Consecutive steps of the top level, as many per part as fit the budgets. Each step is
+    sized once (its own machine's bytes and events; parts add up nearly exactly), so packing
+    is linear; a Parallel too large alone becomes consecutive Parallels of its branches."""
+
+    def machine_of(steps: list[Any]) -> CompiledMachine:
+        emitter = Emitter(workflow, graph, target, engine)
+        return _machine(emitter, Block(steps), prefix, workflow, finish=False)
 
     def fits(machine: CompiledMachine) -> bool:
         return machine.bytes <= split_bytes and machine.history_events <= split_events
 
-    for step in plan.steps:
-        candidate = _machine(
-            Emitter(workflow, graph, target, engine),
-            Block([*part, step]),
-            prefix,
-            workflow,
-            finish=False,
-        )
-        if fits(candidate):
-            part.append(step)
-            previous = candidate
-            continue
-        if not part:
-            raise _too_large(workflow, candidate, split_bytes, split_events)
-        assert previous is not None
-        children.append(previous)
-        part = [step]
-        previous = _machine(
-            Emitter(workflow, graph, target, engine), Block(part), prefix, workflow, finish=False
-        )
-        if not fits(previous):
-            raise _too_large(workflow, previous, split_bytes, split_events)
-    if previous is not None:
-        children.append(previous)
+    sized: list[tuple[Any, CompiledMachine]] = []
+    for step in _fitting_steps(plan.steps, machine_of, fits):
+        sized.append((step, machine_of([step])))
+    children: list[CompiledMachine] = []
+    part: list[Any] = []
+    size = events = 0
+    # Each step's own machine counts the fixed states again: the sums overestimate a part a
+    # little, which keeps every part inside its budget.
+    for step, alone in sized:
+        if part and (
+            size + alone.bytes > split_bytes or events + alone.history_events > split_events
+        ):
+            children.append(_checked(machine_of(part), fits, workflow, split_bytes, split_events))
+            part, size, events = [], 0, 0
+        part.append(step)
+        size += alone.bytes
+        events += alone.history_events
+    if part:
+        children.append(_checked(machine_of(part), fits, workflow, split_bytes, split_events))
     parent = Emitter(workflow, graph, target, engine)
     scope = _Scope({}, depth=0, top=True)
     parent._finish_enabled = True
@@ -181,12 +181,48 @@ def _split(
         definition=definition,
         text=text,
         states=count_states(definition["States"]),
-        transitions=cost.transitions + sum(c.transitions for c in children),
+        transitions=cost.transitions,  # its own; `stats` adds the children's
         history_events=cost.events,
     )
     if not (machine.bytes <= MAX_DEFINITION_BYTES and machine.history_events <= MAX_HISTORY_EVENTS):
         raise _too_large(workflow, machine, split_bytes, split_events)
     return CompiledWorkflow(machine, children)
+
+
+def _fitting_steps(steps: list[Any], machine_of: Any, fits: Any) -> list[Any]:
+    """The steps, with any Parallel too large for one part cut into consecutive Parallels of
+    its branches (they are independent, so running groups in turn keeps the semantics), and a
+    branch too large even alone laid out as its own steps."""
+    from flowlane.engine.compiler.plan import Parallel
+
+    result: list[Any] = []
+    for step in steps:
+        if not isinstance(step, Parallel) or fits(machine_of([step])):
+            result.append(step)
+            continue
+        group: list[Block] = []
+        for branch in step.branches:
+            if not fits(machine_of([Parallel([branch])])):
+                if group:
+                    result.append(Parallel(group))
+                    group = []
+                result.extend(_fitting_steps(branch.steps, machine_of, fits))
+                continue
+            if group and not fits(machine_of([Parallel([*group, branch])])):
+                result.append(Parallel(group))
+                group = []
+            group.append(branch)
+        if group:
+            result.append(Parallel(group))
+    return result
+
+
+def _checked(
+    machine: CompiledMachine, fits: Any, workflow: WorkflowData, split_bytes: int, split_events: int
+) -> CompiledMachine:
+    if not fits(machine):
+        raise _too_large(workflow, machine, split_bytes, split_events)
+    return machine
 
 
 def _too_large(

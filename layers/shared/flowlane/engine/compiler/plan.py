@@ -133,20 +133,72 @@ class Planner:
             if len(components) > 1:
                 return Block([self._parallel([self.build(c) for c in components])])
             return self._layers(nodes, preds)
-        steps: list[Step] = []
-        cut_positions = [nodes.index(c) for c in cuts]
-        head = nodes[: cut_positions[0]]
-        steps.extend(self.build(head).steps)
+        position = {n: i for i, n in enumerate(nodes)}
+        crossing, external_after = self._crossings(nodes, preds, position)
+        outgoing: dict[str, list[str]] = {}
+        for node_id in nodes:
+            for source, port in preds[node_id]:
+                outgoing.setdefault(source, []).append(port)
+        steps: list[Step] = list(self.build(nodes[: position[cuts[0]]]).steps)
         for k, cut in enumerate(cuts):
-            start = cut_positions[k] + 1
-            rest = nodes[start:]
-            routed = self._route_all(cut, rest, preds)
-            if routed is not None:
-                steps.extend(routed)
-                return Block(steps)
-            end = cut_positions[k + 1] if k + 1 < len(cuts) else len(nodes)
-            steps.extend(self._after(cut, nodes[start:end], preds))
+            at = position[cut]
+            last = k + 1 == len(cuts)
+            if self._routable(cut):
+                # Everything after the cut hangs off one of its ports: route it all.
+                if last:
+                    routed = self._route_all(cut, nodes[at + 1 :], preds)
+                else:
+                    routed = self._route_one_port(
+                        cut, nodes[at + 1 :], outgoing.get(cut, []), crossing[at]
+                    )
+                    routed = None if external_after[at] else routed
+                if routed is not None:
+                    steps.extend(routed)
+                    return Block(steps)
+            end = len(nodes) if last else position[cuts[k + 1]]
+            steps.extend(self._after(cut, nodes[at + 1 : end], preds))
         return Block(steps)
+
+    def _crossings(
+        self,
+        nodes: list[str],
+        preds: dict[str, list[tuple[str, str]]],
+        position: dict[str, int],
+    ) -> tuple[list[int], list[bool]]:
+        """Per position i: how many region edges go from at or before i to after it, and
+        whether a node after i has an edge from outside the region. Linear, so the planner
+        stays linear on long chains."""
+        delta = [0] * (len(nodes) + 1)
+        external = [False] * len(nodes)
+        inside = set(nodes)
+        for node_id in nodes:
+            target = position[node_id]
+            for source, _ in preds[node_id]:
+                delta[position[source]] += 1
+                delta[target] -= 1
+            external[target] = any(
+                e.source not in inside and not self.graph.is_back_edge(e)
+                for e in self.graph.in_edges(node_id)
+            )
+        crossing, running = [0] * len(nodes), 0
+        for i in range(len(nodes)):
+            running += delta[i]
+            crossing[i] = running
+        after, seen = [False] * len(nodes), False
+        for i in range(len(nodes) - 1, -1, -1):
+            after[i] = seen
+            seen = seen or external[i]
+        return crossing, after
+
+    def _route_one_port(
+        self, decider: str, rest: list[str], ports: list[str], crossing: int
+    ) -> list[Step] | None:
+        """The rest after a cut that another cut follows is one component: it is routed when
+        every edge into it comes from the decider (its `ports`, one per edge), on one port."""
+        kinds = set(ports)
+        if len(kinds) != 1 or ANY_PORT in kinds or len(ports) != crossing:
+            return None
+        return [self._run_with_cases(decider, {ports[0]: [rest]})]
 
     def _cut_nodes(self, nodes: list[str], preds: dict[str, list[tuple[str, str]]]) -> list[str]:
         """Nodes every other node of the region precedes or follows, in order."""

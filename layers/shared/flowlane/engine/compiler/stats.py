@@ -59,14 +59,34 @@ def longest(definition: dict[str, Any]) -> Cost:
     return cost + Cost(0, EXECUTION_EVENTS)
 
 
-def _walk(name: str, states: dict[str, Any], memo: dict[str, Cost]) -> Cost:
-    if name in memo:
-        return memo[name]
-    state = states[name]
+def _walk(start: str, states: dict[str, Any], memo: dict[str, Cost]) -> Cost:
+    """Costliest way from `start` to the end of `states`, iteratively (a chain of thousands
+    of states would exhaust Python's recursion limit)."""
+    stack: list[tuple[str, bool]] = [(start, False)]
+    while stack:
+        name, expanded = stack.pop()
+        if name in memo:
+            continue
+        targets = _targets(states[name])
+        if not expanded:
+            stack.append((name, True))
+            stack.extend((t, False) for t in targets if t not in memo)
+            continue
+        best = ZERO
+        for target in targets:
+            candidate = memo[target]
+            if (candidate.transitions, candidate.events) > (best.transitions, best.events):
+                best = candidate
+        memo[name] = _own(states[name]) + best
+    return memo[start]
+
+
+def _own(state: dict[str, Any]) -> Cost:
     kind = state["Type"]
-    if kind == "Task" and ".waitForTaskToken" in str(state.get("Resource", "")):
+    resource = str(state.get("Resource", ""))
+    if kind == "Task" and ".waitForTaskToken" in resource:
         own = Cost(1, EVENTS["Callback"])
-    elif kind == "Task" and "states:startExecution" in str(state.get("Resource", "")):
+    elif kind == "Task" and "states:startExecution" in resource:
         own = Cost(1, EVENTS["Child"])
     else:
         own = Cost(1, EVENTS.get(kind, 2))
@@ -76,6 +96,10 @@ def _walk(name: str, states: dict[str, Any], memo: dict[str, Cost]) -> Cost:
     if kind == "Map":
         body = state["ItemProcessor"]
         own = own + Cost(0, MAP_ITERATION_EVENTS) + _walk(body["StartAt"], body["States"], {})
+    return own
+
+
+def _targets(state: dict[str, Any]) -> list[str]:
     targets: list[str] = []
     if "Next" in state:
         targets.append(state["Next"])
@@ -83,10 +107,4 @@ def _walk(name: str, states: dict[str, Any], memo: dict[str, Cost]) -> Cost:
     if "Default" in state:
         targets.append(state["Default"])
     targets.extend(c["Next"] for c in state.get("Catch", []) if c["Next"] not in FAILURE_STATES)
-    best = ZERO
-    for target in targets:
-        candidate = _walk(target, states, memo)
-        if (candidate.transitions, candidate.events) > (best.transitions, best.events):
-            best = candidate
-    memo[name] = own + best
-    return memo[name]
+    return targets
