@@ -39,7 +39,8 @@ def execute(
     )
     assert response.status_code == 202, response.text
     body = response.json()
-    assert body["status"] == "running" and body["success"] is True
+    assert body["status"] == "running"
+    assert body["success"] is True
     execution_id: str = body["execution_id"]
     return execution_id
 
@@ -98,7 +99,8 @@ def test_a_workflow_runs_as_a_state_machine_and_its_record_fills_in(
     ran = runs(record)
     assert set(ran) == {"start", "double", "big", "yes"}  # the branch not taken is absent
     assert ran["big"]["port"] == "true"
-    assert ran["double"]["input"] == {"n": 21} and ran["double"]["attempts"] == 1
+    assert ran["double"]["input"] == {"n": 21}
+    assert ran["double"]["attempts"] == 1
     assert all(r["started_at"] and r["ended_at"] for r in record["node_runs"])
     assert record["started_at"] <= record["ended_at"]
     # The Step Functions execution is named after the record and succeeded too.
@@ -228,8 +230,10 @@ def test_failures_follow_on_error_error_ports_and_retries(
         record = wait_for(client, alice, execute(client, alice, workflow_id))
         assert record["status"] == "SUCCEEDED", record
         ran = runs(record)
-        assert ran["flaky"]["status"] == "SUCCEEDED" and ran["flaky"]["attempts"] == 2
-        assert ran["fetch"]["status"] == "FAILED" and ran["fetch"]["port"] == "error"
+        assert ran["flaky"]["status"] == "SUCCEEDED"
+        assert ran["flaky"]["attempts"] == 2
+        assert ran["fetch"]["status"] == "FAILED"
+        assert ran["fetch"]["port"] == "error"
         assert "never" not in ran
         assert record["output"] == {"used": "UPSTREAM_ERROR"}
 
@@ -273,7 +277,8 @@ def test_a_wait_waits_and_a_cancel_stops_the_machine(
     )
     began = time.monotonic()
     record = wait_for(client, alice, execute(client, alice, short))
-    assert record["status"] == "SUCCEEDED" and record["output"] == {"ok": True}
+    assert record["status"] == "SUCCEEDED"
+    assert record["output"] == {"ok": True}
     assert time.monotonic() - began >= 1.0
 
     long = create(
@@ -357,7 +362,8 @@ def test_an_approval_pauses_the_execution_and_the_api_resumes_it(
     assert record["output"] == {"shipped": "boots"}
     ask = runs(record)["ask"]
     assert ask["port"] == "approved"
-    assert ask["output"]["decision"] == "approved" and ask["output"]["comment"] == "go"
+    assert ask["output"]["decision"] == "approved"
+    assert ask["output"]["comment"] == "go"
     twice = client.post(
         f"/api/v1/approvals/{approval['approval_id']}", json={"decision": "reject"}, headers=alice
     )
@@ -388,7 +394,8 @@ def test_an_approval_nobody_decides_takes_the_timeout_port(
     assert record["status"] == "SUCCEEDED", record
     assert record["output"] == {"late": True}
     ask = runs(record)["ask"]
-    assert ask["port"] == "timeout" and ask["output"]["decision"] == "timeout"
+    assert ask["port"] == "timeout"
+    assert ask["output"]["decision"] == "timeout"
     approvals = client.get("/api/v1/approvals", headers=alice).json()["approvals"]
     assert [a["status"] for a in approvals if a["execution_id"] == execution_id] == ["timed_out"]
 

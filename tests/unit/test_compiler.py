@@ -285,7 +285,9 @@ def test_the_output_is_deterministic_jsonpath_asl() -> None:
     assert first.machine.name == second.machine.name
     assert len(first.machine.name) <= 80
     text = first.machine.text
-    assert "JSONata" not in text and '"Assign"' not in text and "QueryLanguage" not in text
+    assert "JSONata" not in text
+    assert '"Assign"' not in text
+    assert "QueryLanguage" not in text
     assert json.loads(text) == first.machine.definition
 
 
