@@ -54,6 +54,7 @@ def _clear_settings() -> None:
         config.local_settings,
         config.engine_settings,
         config.integration_settings,
+        config.execution_settings,
     ):
         cached.cache_clear()
 

@@ -41,3 +41,8 @@ def test_readme_quickstart_runs_verbatim(dev_server: DevServer) -> None:
     assert '"revision":2' in out
     assert re.search(r"^409$", out, re.M)
     assert '"workflow deleted"' in out
+    # The execution ran as a state machine (the fetch fails without network and the flow goes
+    # on: on_error is continue), and the ASL came back with its cost.
+    assert re.search(r'"execution_id":"[0-9T]+-[0-9a-f]{8}"', out)
+    assert '"StartAt":"fetch"' in out
+    assert '"estimated_transitions":' in out

@@ -172,10 +172,17 @@ def test_a_workflow_too_large_is_refused_with_its_figures(
         return compiler.compile_workflow(workflow, target, split_bytes=1_500)
 
     monkeypatch.setattr(launcher, "compile_workflow", tight)
-    leaves = [set_node(f"x{i}", {}) for i in range(5)]
-    workflow_id = create(
-        client, alice, [manual(), *leaves], *(("start", "main", f"x{i}") for i in range(5))
-    )
+    # A route cannot be cut into parts: an IF whose branches alone exceed the budget.
+    condition = {"left": "{{ input.go }}", "op": "is_true"}
+    nodes = [manual(), node("d", "FLOW", "IF", parameters={"conditions": [condition]})]
+    edges: list[tuple[str, str, str]] = [("start", "main", "d")]
+    for port in ("true", "false"):
+        previous = "d"
+        for i in range(4):
+            nodes.append(set_node(f"{port}{i}", {}))
+            edges.append((previous, port if previous == "d" else "main", f"{port}{i}"))
+            previous = f"{port}{i}"
+    workflow_id = create(client, alice, nodes, *edges)
     response = client.post(f"/api/v1/workflows/{workflow_id}/execute", json={}, headers=alice)
     assert response.status_code == 400
     error = response.json()["error"]

@@ -14,7 +14,7 @@ import pytest
 from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
-from flowlane.config import EngineSettings, IntegrationSettings
+from flowlane.config import EngineSettings, ExecutionSettings, IntegrationSettings
 from flowlane.engine import validation
 from flowlane.models.workflow import ConnectionsMapData, NodeData
 from flowlane.nodes.base import RETRYABLE_CODES, Node
@@ -141,7 +141,7 @@ def _env_names(settings: type[BaseSettings]) -> list[str]:
     return names
 
 
-@pytest.mark.parametrize("settings", [EngineSettings, IntegrationSettings])
+@pytest.mark.parametrize("settings", [EngineSettings, IntegrationSettings, ExecutionSettings])
 def test_every_setting_is_in_the_readme(settings: type[BaseSettings]) -> None:
     readme = README.read_text(encoding="utf-8")
     table = readme[readme.index("## Configuration") : readme.index("## Command line")]

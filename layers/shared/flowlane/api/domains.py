@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from flowlane.api.routers import engine, health, workflows
+from flowlane.api.routers import engine, execute, executions, health, workflows
 
 DOMAINS: dict[str, list[APIRouter]] = {
     "workflows": [health.router, workflows.router, engine.router],
+    "executions": [health.router, execute.router, executions.router],
 }
 
 

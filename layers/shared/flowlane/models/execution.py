@@ -1,14 +1,15 @@
-"""Executions and node runs (CONTRACT.md sections 4 and 5): what a run looks like to a client.
+"""Executions, node runs and approvals (CONTRACT.md sections 4 and 5): what a client sees.
 
 A dry run (`POST /workflows/{id}/test`) answers with the same shape as a stored execution.
+Storage-only fields (keys, task tokens, Step Functions ARNs) live in `flowlane.store`.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 
 class ExecutionStatus(StrEnum):
@@ -18,6 +19,16 @@ class ExecutionStatus(StrEnum):
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
     TIMED_OUT = "TIMED_OUT"
+
+
+FINAL_EXECUTION_STATUSES = frozenset(
+    {
+        ExecutionStatus.SUCCEEDED,
+        ExecutionStatus.FAILED,
+        ExecutionStatus.CANCELLED,
+        ExecutionStatus.TIMED_OUT,
+    }
+)
 
 
 class NodeRunStatus(StrEnum):
@@ -72,7 +83,127 @@ class ExecutionRecord(BaseModel):
     error: NodeRunError | None = None
     started_at: str | None = None
     ended_at: str | None = None
+    revision: Annotated[
+        int | None, Field(description="The workflow revision the execution runs (pinned)")
+    ] = None
+    session_id: Annotated[
+        str | None, Field(description="The agent session that started it, if any")
+    ] = None
     node_runs: list[NodeRun] = Field(default_factory=list)
+
+
+class ExecutionSummary(BaseModel):
+    """One execution in a list: no input, output or node runs (read them with GET)."""
+
+    execution_id: str
+    workflow_id: str
+    status: ExecutionStatus
+    trigger: TriggerInfo = Field(default_factory=TriggerInfo)
+    started_at: str
+    ended_at: str | None = None
+    mode: Annotated[str, Field(description="test (dry run) or live")] = "live"
+
+
+class ExecutionListResponse(BaseModel):
+    executions: list[ExecutionSummary]
+    total_count: Annotated[int, Field(description="Executions matching the filters")]
+    page: Annotated[
+        int,
+        Field(
+            description=(
+                "1-based number of this page: 1 without a cursor, and one more than the page "
+                "whose next_cursor was sent (the cursor carries it)"
+            )
+        ),
+    ] = 1
+    page_size: Annotated[int, Field(description="The limit asked for")]
+    has_more: bool
+    next_cursor: Annotated[
+        str | None, Field(description="Send as `cursor` for the next page; absent on the last")
+    ] = None
+
+
+class CancelResponse(BaseModel):
+    execution_id: str
+    status: ExecutionStatus
+    success: bool = True
+    message: str = ""
+
+
+class ApprovalStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+
+
+Decision = Literal["approved", "rejected"]
+
+
+class ApprovalPublic(BaseModel):
+    """A person's decision awaited by an APPROVAL node (the task token is never shown)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    approval_id: str
+    execution_id: str
+    workflow_id: str
+    node_id: str
+    iteration: list[int] = Field(default_factory=list)
+    status: ApprovalStatus = ApprovalStatus.PENDING
+    message: str = ""
+    timeout_seconds: Annotated[int, Field(ge=0)] = 86_400
+    created_at: str
+    expires_at: Annotated[str, Field(description="created_at + timeout_seconds")]
+    decision: Decision | None = None
+    comment: str | None = None
+    decided_by: str | None = None
+    decided_at: str | None = None
+    sent: Annotated[
+        bool, Field(description="The decision reached Step Functions (SendTaskSuccess done)")
+    ] = False
+
+
+class ApprovalListResponse(BaseModel):
+    approvals: list[ApprovalPublic]
+    total_count: int
+    has_more: bool
+    next_cursor: str | None = None
+
+
+_DECISIONS = {
+    "approve": "approved",
+    "approved": "approved",
+    "reject": "rejected",
+    "rejected": "rejected",
+}
+
+
+class ApprovalDecisionRequest(BaseModel):
+    """`POST /approvals/{id}`: `approve` or `reject` (the seed's words; `approved` and
+    `rejected` are accepted too). Stored as `approved` / `rejected`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    decision: Annotated[Decision, Field(description="approve | reject (or approved | rejected)")]
+    comment: Annotated[str | None, Field(max_length=4_000)] = None
+
+    @field_validator("decision", mode="before")
+    @classmethod
+    def _normalise(cls, value: object) -> object:
+        if isinstance(value, str):
+            normalised = _DECISIONS.get(value.strip().lower())
+            if normalised is None:
+                raise ValueError("decision must be 'approve' or 'reject'")
+            return normalised
+        return value
+
+
+class ApprovalDecisionResponse(BaseModel):
+    approval: ApprovalPublic
+    success: bool = True
+    message: str = ""
 
 
 class TestRunRequest(BaseModel):

@@ -5,15 +5,23 @@ project's own handlers (`flowlane.runtime.lambdas`), and DynamoDB, S3, Secrets M
 Scheduler answer the same boto3 calls as on AWS. The table and bucket are created at start and
 the state under `.flowlane/` is restored; a background thread writes it back within
 `snapshot_interval_seconds` of a change, so a crash loses at most that much.
+
+moto has no EventBridge delivery of "Step Functions Execution Status Change" events, so a status
+poller stands in for it: it watches Step Functions executions and, for each one that has ended,
+invokes the execution-events function with the event AWS would have sent. Step Functions state
+is not kept on disk, so executions restored as RUNNING or WAITING cannot resume: at start they
+are closed as FAILED (INTERRUPTED).
 """
 
 from __future__ import annotations
 
 import fcntl
 import io
+import json
 import os
 import threading
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
@@ -23,12 +31,20 @@ from flowlane.config import (
     IntegrationSettings,
     LocalSettings,
     StoreSettings,
+    engine_settings,
     integration_settings,
 )
+from flowlane.models.execution import ExecutionStatus, NodeRunError
 from flowlane.observability import logger
 from flowlane.runtime.aws import AwsClients, add_after_call_listener, remove_after_call_listener
 from flowlane.runtime.lambdas import HandlerRegistry, LambdaDispatcher
+from flowlane.runtime.moto_fixes import SfnIntegrationFix
 from flowlane.runtime.snapshot import SERVICES, StateSnapshot, is_write
+from flowlane.store.approvals import ApprovalRepository
+from flowlane.store.dynamo import DynamoTable, deserialise
+from flowlane.store.executions import ExecutionRepository
+from flowlane.store.keys import user_pk
+from flowlane.store.payloads import PayloadStore
 from flowlane.store.schema import TTL_ATTRIBUTE, create_table_request
 
 if TYPE_CHECKING:
@@ -40,6 +56,14 @@ MOTO_CONFIG: dict[str, Any] = {
 }
 LAMBDA_ROLE_NAME = "flowlane-embedded-lambda"
 ACCOUNT_ID = "123456789012"  # moto's default account
+EXECUTION_EVENTS_FUNCTION = "execution-events"
+STATUS_CHANGE_DETAIL_TYPE = "Step Functions Execution Status Change"
+# An ended execution whose report keeps failing is given up on after this many tries.
+_REPORT_ATTEMPTS = 3
+INTERRUPTED_MESSAGE = (
+    "flowlane dev stopped while this execution ran; Step Functions state is not kept across "
+    "restarts, so it cannot resume. Start it again."
+)
 
 
 def default_functions_dir() -> Path:
@@ -61,6 +85,7 @@ class EmbeddedRuntime:
         region: str = "us-east-1",
         registry: HandlerRegistry | None = None,
         integrations: IntegrationSettings | None = None,
+        poll_interval: float = 0.25,
     ) -> None:
         self.state_dir = state_dir
         self.store = store
@@ -73,6 +98,7 @@ class EmbeddedRuntime:
         self.clients = AwsClients(self.aws)
         self._mock: Any = None
         self._dispatcher = LambdaDispatcher(self.registry)
+        self._sfn_fix = SfnIntegrationFix()
         self._snapshot: StateSnapshot | None = None
         self._dirty: set[str] = set()
         self._dirty_lock = threading.Lock()
@@ -81,6 +107,13 @@ class EmbeddedRuntime:
         self._thread: threading.Thread | None = None
         self._lock_file: TextIO | None = None
         self.restored: dict[str, int] = {}
+        self.poll_interval = poll_interval
+        self._poller: threading.Thread | None = None
+        # The poller's memory (its thread only): report attempts per execution ARN, and the
+        # ARNs reported (or given up on), which are never reported again.
+        self._reported: dict[str, int] = {}
+        self._done_reporting: set[str] = set()
+        self.interrupted: list[str] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -93,6 +126,7 @@ class EmbeddedRuntime:
         self._mock.start()
         try:
             self._dispatcher.install()
+            self._sfn_fix.install()
             self._create_resources()
             if self.state_dir is not None:
                 self._snapshot = StateSnapshot(
@@ -103,10 +137,15 @@ class EmbeddedRuntime:
                 )
                 self.restored = self._snapshot.restore()
                 add_after_call_listener(self._on_call)
+                self.interrupted = self._close_interrupted()
                 self._thread = threading.Thread(
                     target=self._snapshot_loop, name="flowlane-snapshot", daemon=True
                 )
                 self._thread.start()
+            self._poller = threading.Thread(
+                target=self._poll_loop, name="flowlane-status-poller", daemon=True
+            )
+            self._poller.start()
         except Exception:
             self.stop()
             raise
@@ -114,6 +153,9 @@ class EmbeddedRuntime:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._poller is not None:
+            self._poller.join(timeout=10)
+            self._poller = None
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
@@ -122,6 +164,7 @@ class EmbeddedRuntime:
             # Only what changed: after a failed restore, nothing on disk is overwritten.
             self._save()
         self._dispatcher.uninstall()
+        self._sfn_fix.uninstall()
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
@@ -226,3 +269,135 @@ class EmbeddedRuntime:
                     with self._dirty_lock:
                         self._dirty |= dirty
                     raise
+
+    # -- interrupted executions --------------------------------------------------------------
+
+    def _close_interrupted(self) -> list[str]:
+        """Close what was RUNNING or WAITING when the last `flowlane dev` stopped: its Step
+        Functions execution is gone. The ids closed, as `owner/execution_id`."""
+        table = DynamoTable(self.clients.dynamodb, self.store.table_name)
+        executions = ExecutionRepository(
+            table,
+            PayloadStore(self.clients.s3, self.store.payload_bucket),
+            inline_limit=engine_settings().max_inline_value_bytes,
+        )
+        approvals = ApprovalRepository(table)
+        closed: list[str] = []
+        paginator = self.clients.dynamodb.get_paginator("scan")
+        # A scan is fine at dev scale, and only at start.
+        for page in paginator.paginate(
+            TableName=self.store.table_name,
+            FilterExpression="entity = :entity AND #status IN (:running, :waiting)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":entity": {"S": "execution"},
+                ":running": {"S": ExecutionStatus.RUNNING.value},
+                ":waiting": {"S": ExecutionStatus.WAITING.value},
+            },
+            ProjectionExpression="pk, execution_id",
+        ):
+            for raw in page.get("Items", []):
+                item = deserialise(raw)
+                owner = str(item["pk"]).removeprefix(user_pk(""))
+                execution_id = str(item["execution_id"])
+                ended_at = _now_iso()
+                if executions.finish(
+                    owner,
+                    execution_id,
+                    status=ExecutionStatus.FAILED,
+                    error=NodeRunError(code="INTERRUPTED", message=INTERRUPTED_MESSAGE, node_id=""),
+                    ended_at=ended_at,
+                ):
+                    executions.mark_runs_cancelled(owner, execution_id, ended_at)
+                    approvals.cancel_for_execution(owner, execution_id)
+                    closed.append(f"{owner}/{execution_id}")
+        if closed:
+            logger.warning(
+                "closed executions interrupted by the last stop", extra={"executions": closed}
+            )
+        return closed
+
+    # -- status poller -----------------------------------------------------------------------
+
+    def _poll_loop(self) -> None:
+        function = self.local.function_prefix + EXECUTION_EVENTS_FUNCTION
+        if function not in self.registry.names():
+            return  # a runtime built with its own handlers: nobody to report to
+        while not self._stop.wait(self.poll_interval):
+            try:
+                self._poll_once(function)
+            except Exception:
+                # Keep watching: the next round retries, and the error is in the log.
+                logger.exception("the embedded status poller failed a round")
+
+    def _poll_once(self, function: str) -> None:
+        sfn = self.clients.stepfunctions
+        for machines in sfn.get_paginator("list_state_machines").paginate():
+            for machine in machines.get("stateMachines", []):
+                for page in sfn.get_paginator("list_executions").paginate(
+                    stateMachineArn=machine["stateMachineArn"]
+                ):
+                    for listed in page.get("executions", []):
+                        if self._stop.is_set():
+                            return
+                        arn = listed["executionArn"]
+                        if listed["status"] == "RUNNING" or arn in self._done_reporting:
+                            continue
+                        self._report(function, arn)
+
+    def _report(self, function: str, arn: str) -> None:
+        described = self.clients.stepfunctions.describe_execution(executionArn=arn)
+        event = status_change_event(described, region=self.aws.region, account=ACCOUNT_ID)
+        response = self.clients.client("lambda").invoke(
+            FunctionName=function, Payload=json.dumps(event).encode()
+        )
+        payload = response["Payload"].read()
+        attempts = self._reported.get(arn, 0) + 1
+        self._reported[arn] = attempts
+        if "FunctionError" not in response:
+            self._done_reporting.add(arn)
+            return
+        if attempts >= _REPORT_ATTEMPTS:
+            self._done_reporting.add(arn)
+        logger.error(
+            "the execution-events function failed",
+            extra={"execution_arn": arn, "attempt": attempts, "payload": payload.decode()[:2000]},
+        )
+
+
+def status_change_event(described: dict[str, Any], *, region: str, account: str) -> dict[str, Any]:
+    """The EventBridge event Step Functions sends when an execution ends, from
+    `describe_execution` (times as epoch milliseconds, as EventBridge gives them)."""
+    detail: dict[str, Any] = {
+        "executionArn": described["executionArn"],
+        "stateMachineArn": described.get("stateMachineArn"),
+        "name": described.get("name"),
+        "status": described["status"],
+        "startDate": _epoch_ms(described.get("startDate")),
+        "stopDate": _epoch_ms(described.get("stopDate")),
+        "input": described.get("input"),
+        "output": described.get("output"),
+        "error": described.get("error"),
+        "cause": described.get("cause"),
+    }
+    return {
+        "version": "0",
+        "id": described["executionArn"],
+        "detail-type": STATUS_CHANGE_DETAIL_TYPE,
+        "source": "aws.states",
+        "account": account,
+        "time": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "region": region,
+        "resources": [described["executionArn"]],
+        "detail": detail,
+    }
+
+
+def _epoch_ms(value: Any) -> int | None:
+    if isinstance(value, datetime):
+        return int(value.timestamp() * 1000)
+    return None
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

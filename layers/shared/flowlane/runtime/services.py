@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
+from typing import Any
 
 from flowlane.config import (
     ApiSettings,
@@ -21,6 +22,7 @@ from flowlane.config import (
 )
 from flowlane.runtime.aws import AwsClients
 from flowlane.runtime.node_services import RuntimeNodeServices
+from flowlane.store.approvals import ApprovalRepository
 from flowlane.store.dynamo import DynamoTable
 from flowlane.store.executions import ExecutionRepository
 from flowlane.store.payloads import PayloadStore
@@ -58,6 +60,15 @@ class Services:
         return ExecutionRepository(
             self.table, self.payloads, inline_limit=self.engine.max_inline_value_bytes
         )
+
+    @cached_property
+    def approvals(self) -> ApprovalRepository:
+        return ApprovalRepository(self.table)
+
+    @property
+    def stepfunctions(self) -> Any:
+        """The Step Functions client (created on first use, shared)."""
+        return self.clients.stepfunctions
 
     @cached_property
     def engine(self) -> EngineSettings:
