@@ -210,9 +210,10 @@ def decide_approval(
             "Step Functions did not take the decision; send it again",
             {"service": "stepfunctions", "reason": type(exc).__name__},
         ) from exc
+    from flowlane.runtime.node_runner import resume_if_nothing_pending
+
     approval = services.approvals.mark_sent(owner, approval_id)
-    if not services.approvals.pending_for_execution(owner, approval.execution_id):
-        services.executions.set_status(owner, approval.execution_id, ExecutionStatus.RUNNING)
+    resume_if_nothing_pending(services, owner, approval.execution_id)
     return ApprovalDecisionResponse(
         approval=approval.public(), success=True, message=f"approval {decision}"
     )

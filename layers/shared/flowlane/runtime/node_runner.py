@@ -305,7 +305,8 @@ class _Job:
         envelope = self._finish(
             run, NodeRunStatus.SUCCEEDED, output, port_for("timeout", has_timeout), stored.attempt
         )
-        _resume_if_nothing_pending(self.runner.services, self.event.owner, self.execution)
+        services = self.runner.services
+        resume_if_nothing_pending(services, self.event.owner, self.execution.execution_id)
         return envelope
 
     # -- inputs ----------------------------------------------------------------------------
@@ -696,6 +697,7 @@ def _failure_error(failure: dict[str, Any]) -> NodeRunError:
     return NodeRunError(code="NODE_ERROR", message=f"{name}: {message}"[:2000], node_id="")
 
 
-def _resume_if_nothing_pending(services: Any, owner: str, execution: ExecutionItem) -> None:
-    if not services.approvals.pending_for_execution(owner, execution.execution_id):
-        services.executions.set_status(owner, execution.execution_id, ExecutionStatus.RUNNING)
+def resume_if_nothing_pending(services: Any, owner: str, execution_id: str) -> None:
+    """WAITING -> RUNNING once no approval of the execution is pending any more."""
+    if not services.approvals.pending_for_execution(owner, execution_id):
+        services.executions.set_status(owner, execution_id, ExecutionStatus.RUNNING)
