@@ -319,6 +319,10 @@ def test_a_workflow_past_the_budgets_is_split_into_child_machines() -> None:
     seen = [n for c in result.children for n in states_of(c.definition) if n.startswith("n")]
     assert sorted(seen) == sorted(f"n{i}" for i in range(30))
     assert all(c.bytes <= 6_000 for c in result.children)
+    # After the last part the parent records the execution's end itself.
+    last = parent["States"][f"#part-{len(result.children)}"]
+    assert last["Next"] == "#finish"
+    assert parent["States"]["#finish"]["Parameters"]["phase"] == "finish"
 
 
 def test_a_parallel_too_large_for_a_part_runs_as_consecutive_parallels() -> None:

@@ -179,6 +179,7 @@ class _Job:
         assert event.node_id is not None  # checked by NodeRunner.handle
         self.node: NodeData = graph.nodes[event.node_id]
         self.iteration = list(event.iteration)
+        self._items: dict[str, list[Any]] = {}
 
     # -- phases ----------------------------------------------------------------------------
 
@@ -339,12 +340,16 @@ class _Job:
         return edge.port == EACH and self.graph.enclosing_loop.get(self.node.id) == edge.source
 
     def _loop_items(self, loop_id: str) -> list[Any]:
-        stored = self.repo.get_run(
-            self.event.owner, self.execution.execution_id, loop_id, self._iteration_of(loop_id)
-        )
-        if stored is None or not isinstance(stored.run.output, list):
-            raise ValueError(f"loop {loop_id} has not produced its items")
-        return stored.run.output
+        # Read once per delivery: the input (an `each` edge), `item` and `nodes.LOOP` all need
+        # them, and a large list sits in S3.
+        if loop_id not in self._items:
+            stored = self.repo.get_run(
+                self.event.owner, self.execution.execution_id, loop_id, self._iteration_of(loop_id)
+            )
+            if stored is None or not isinstance(stored.run.output, list):
+                raise ValueError(f"loop {loop_id} has not produced its items")
+            self._items[loop_id] = stored.run.output
+        return self._items[loop_id]
 
     def _item(self, loop_id: str) -> Any:
         index = self.iteration[len(self._iteration_of(loop_id))]

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flowlane.config import EngineSettings, engine_settings
-from flowlane.engine.compiler.asl import Emitter, Target, _Scope
+from flowlane.engine.compiler.asl import Emitter, Target
 from flowlane.engine.compiler.plan import Block
 from flowlane.engine.compiler.stats import count_states, longest
 from flowlane.engine.graph import WorkflowGraph
@@ -157,23 +157,10 @@ def _split(
         events += alone.history_events
     if part:
         children.append(_checked(machine_of(part), fits, workflow, split_bytes, split_events))
-    parent = Emitter(workflow, graph, target, engine)
-    scope = _Scope({}, depth=0, top=True)
-    parent._finish_enabled = True
-    nxt: str | None = None
-    for number in range(len(children), 0, -1):
-        arn = target.state_machine_arn_prefix + children[number - 1].name
-        nxt = parent.child_task(arn, number, scope, nxt)
-    assert nxt is not None
-    definition: dict[str, Any] = {
-        "Comment": f"Flowlane workflow {workflow.id} in {len(children)} parts",
-        "StartAt": nxt,
-        "TimeoutSeconds": int(workflow.settings.timeout),
-    }
-    parent._failure_states(scope)
-    from flowlane.engine.compiler.asl import _ordered
-
-    definition["States"] = _ordered(nxt, scope.states)
+    definition = Emitter(workflow, graph, target, engine).parts_machine(
+        [target.state_machine_arn_prefix + c.name for c in children],
+        comment=f"Flowlane workflow {workflow.id} in {len(children)} parts",
+    )
     text = canonical(definition)
     cost = longest(definition)
     machine = CompiledMachine(

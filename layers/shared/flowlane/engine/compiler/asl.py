@@ -80,6 +80,7 @@ class Emitter:
         self.target = target
         self.engine = engine
         self.planner = Planner(graph)
+        self._finish_enabled = True  # set per machine: False for the parts of a split one
         self._names: set[str] = set()
         self._name_of: dict[tuple[str, str], str] = {}
         self._serial = 0
@@ -93,7 +94,21 @@ class Emitter:
         start = self.block(block, scope, None)
         if start is None:
             start = self._finish_state(scope)
-        if RECORD_FAILURE in scope.states or self._any_catch(scope.states):
+        return self._definition(start, scope, comment)
+
+    def parts_machine(self, child_arns: list[str], comment: str = "") -> dict[str, Any]:
+        """The machine of a workflow too large for one: it runs its parts (child machines) in
+        turn with `startExecution.sync:2`, then records the end."""
+        scope = _Scope({}, depth=0, top=True)
+        self._finish_enabled = True
+        nxt: str | None = None
+        for part in range(len(child_arns), 0, -1):
+            nxt = self._child_task(child_arns[part - 1], part, scope, nxt)
+        assert nxt is not None, "a split workflow has at least one part"
+        return self._definition(nxt, scope, comment)
+
+    def _definition(self, start: str, scope: _Scope, comment: str) -> dict[str, Any]:
+        if RECORD_FAILURE in scope.states:  # a Catch points there: fill in the failure states
             self._failure_states(scope)
         definition: dict[str, Any] = {}
         if comment:
@@ -103,7 +118,7 @@ class Emitter:
         definition["States"] = _ordered(start, scope.states)
         return definition
 
-    def child_task(self, arn: str, part: int, scope: _Scope, nxt: str | None) -> str:
+    def _child_task(self, arn: str, part: int, scope: _Scope, nxt: str | None) -> str:
         """A Task running a child machine (one part of a workflow too large for one)."""
         name = self._unique(f"#part-{part}")
         state: dict[str, Any] = {
@@ -123,7 +138,7 @@ class Emitter:
             "TimeoutSeconds": int(self.workflow.settings.timeout),
         }
         self._top_catch(state, scope)
-        self._link(state, nxt, scope)
+        self._link_or_finish(state, nxt, scope)
         scope.states[name] = state
         return name
 
@@ -162,7 +177,7 @@ class Emitter:
         error_start: str | None = None
         if step.catch_error:
             error_block = cases.pop(ERROR_PORT)
-            error_start = self._block_or_end(error_block, scope, nxt)
+            error_start = self.block(error_block, scope, nxt)
         after, needs_port = self._after(node, cases, scope, nxt)
         kind = _kind(node)
         if kind == "approval":
@@ -202,13 +217,13 @@ class Emitter:
         plain = None if ports is None else ports - {ERROR_PORT}
         if len(cases) == 1 and plain == set(cases):
             # The node takes this port whenever it does not fail into `error`: no Choice.
-            return self._block_or_end(next(iter(cases.values())), scope, nxt), False
+            return self.block(next(iter(cases.values())), scope, nxt), False
         return self._choice(node.id, cases, scope, nxt), True
 
     def _choice(self, node_id: str, cases: dict[str, Block], scope: _Scope, nxt: str | None) -> str:
         choices = []
         for port, block in cases.items():
-            start = self._block_or_end(block, scope, nxt)
+            start = self.block(block, scope, nxt)
             assert start is not None
             choices.append({"Variable": "$.last.port", "StringEquals": port, "Next": start})
         name = self._name(node_id, "route")
@@ -218,9 +233,6 @@ class Emitter:
             "Default": nxt if nxt is not None else self._end_state(scope),
         }
         return name
-
-    def _block_or_end(self, block: Block, scope: _Scope, nxt: str | None) -> str | None:
-        return self.block(block, scope, nxt)
 
     # -- tasks -------------------------------------------------------------------------------
 
@@ -290,7 +302,7 @@ class Emitter:
             after = self._finish_state(scope)
         timeout_task = self._task(node, scope, after, phase="timeout", needs_port=needs_port)
         name = self._name(node.id, "")
-        payload = self._payload(node.id, scope, task_token=None)
+        payload = self._payload(node.id, scope)
         payload["task_token.$"] = "$$.Task.Token"
         if error_start is not None:
             payload["error_port"] = "raise"
@@ -391,9 +403,6 @@ class Emitter:
         )
         scope.states.setdefault(RECORD_FAILURE, {})
 
-    def _any_catch(self, states: dict[str, dict[str, Any]]) -> bool:
-        return any("Catch" in s for s in states.values())
-
     def _failure_states(self, scope: _Scope) -> None:
         scope.states[RECORD_FAILURE] = {
             "Type": "Task",
@@ -437,7 +446,7 @@ class Emitter:
         scope.states[name] = {"Type": "Succeed"}
         return name
 
-    def _link(self, state: dict[str, Any], nxt: str | None, scope: _Scope) -> None:
+    def _link(self, state: dict[str, Any], nxt: str | None) -> None:
         if nxt is None:
             state["End"] = True
         else:
@@ -446,7 +455,7 @@ class Emitter:
     def _link_or_finish(self, state: dict[str, Any], nxt: str | None, scope: _Scope) -> None:
         if nxt is None and scope.top and self._finish_enabled:
             nxt = self._finish_state(scope)
-        self._link(state, nxt, scope)
+        self._link(state, nxt)
 
     # -- names -------------------------------------------------------------------------------
 
