@@ -55,6 +55,7 @@ def _clear_settings() -> None:
         config.engine_settings,
         config.integration_settings,
         config.execution_settings,
+        config.runtime_settings,
     ):
         cached.cache_clear()
 

@@ -74,6 +74,8 @@ class LocalSettings(BaseSettings):
     # a crash loses at most this much.
     snapshot_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     function_prefix: str = "flowlane-"
+    # How often the dev server's scheduler looks for due schedules (moto's Scheduler never fires).
+    scheduler_interval_seconds: float = Field(default=1.0, gt=0, le=60)
 
 
 class EngineSettings(BaseSettings):
@@ -106,6 +108,31 @@ class ExecutionSettings(BaseSettings):
     state_machine_role_arn: str | None = None
     # State machine names are `{state_machine_prefix}{workflow id}-{definition hash}`.
     state_machine_prefix: str = "flowlane-"
+
+
+class RuntimeSettings(BaseSettings):
+    """Triggers: schedules (EventBridge Scheduler) and webhooks (CONTRACT.md section 6)."""
+
+    model_config = SettingsConfigDict(env_prefix="FLOWLANE_", extra="ignore")
+
+    stage: str = "dev"
+    # One schedule group per deployment stage; `flowlane-{stage}` unless set.
+    schedule_group_name: str | None = None
+    # The role EventBridge Scheduler assumes to start the schedule-start state machine.
+    scheduler_role_arn: str | None = None
+    # The schedule-start state machine every schedule targets (set by the CDK app).
+    schedule_starter_arn: str | None = None
+    # Where webhook URLs point (the API's public URL); the request's own base URL when unset.
+    public_base_url: str | None = None
+    # A signed webhook call older than this is refused (replay protection).
+    webhook_signature_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
+    # `response_mode: last_node` waits this long for the result (API Gateway cuts at ~29 s).
+    webhook_response_timeout_seconds: float = Field(default=25.0, gt=0, le=28)
+    webhook_max_body_bytes: int = Field(default=1_048_576, ge=1_024, le=6_000_000)
+
+    @property
+    def schedule_group(self) -> str:
+        return self.schedule_group_name or f"flowlane-{self.stage}"
 
 
 class IntegrationSettings(BaseSettings):
@@ -173,3 +200,8 @@ def integration_settings() -> IntegrationSettings:
 @lru_cache(maxsize=1)
 def execution_settings() -> ExecutionSettings:
     return ExecutionSettings()
+
+
+@lru_cache(maxsize=1)
+def runtime_settings() -> RuntimeSettings:
+    return RuntimeSettings()

@@ -5,11 +5,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from flowlane.api.routers import engine, execute, executions, health, workflows
+from flowlane.api.routers import (
+    deployments,
+    engine,
+    execute,
+    executions,
+    health,
+    triggers,
+    webhooks,
+    workflows,
+)
 
 DOMAINS: dict[str, list[APIRouter]] = {
     "workflows": [health.router, workflows.router, engine.router],
     "executions": [health.router, execute.router, executions.router],
+    "runtime": [health.router, deployments.router, triggers.router],
+    "webhooks": [health.router, webhooks.router],
 }
 
 

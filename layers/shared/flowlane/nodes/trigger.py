@@ -13,11 +13,10 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from flowlane.engine.expressions import has_expression
+from flowlane.models.trigger import WEBHOOK_PATH
 from flowlane.models.workflow import NodeType
 from flowlane.nodes.base import Node, NodeContext, NodeParameters, NodeResult
 from flowlane.nodes.registry import register
-
-WEBHOOK_PATH = r"^[A-Za-z0-9][A-Za-z0-9_\-/.]{0,199}$"
 
 
 class ManualParameters(NodeParameters):

@@ -221,6 +221,24 @@ class EmbeddedRuntime:
                 Code={"ZipFile": code.getvalue()},
                 Timeout=900,
             )
+        self._create_schedule_starter()
+
+    def _create_schedule_starter(self) -> None:
+        """The machine schedules target (the CDK app deploys it on AWS)."""
+        from flowlane.config import execution_settings
+        from flowlane.runtime.launcher import EMBEDDED_ROLE
+        from flowlane.runtime.schedule_start import definition
+        from flowlane.runtime.schedules import SCHEDULE_START_NAME
+
+        function = self.local.function_prefix + SCHEDULE_START_NAME
+        if function not in self.registry.names():
+            return  # a runtime built with its own handlers
+        self.clients.stepfunctions.create_state_machine(
+            name=execution_settings().state_machine_prefix + SCHEDULE_START_NAME,
+            definition=json.dumps(definition(self.function_arn(function))),
+            roleArn=EMBEDDED_ROLE,
+            type="STANDARD",
+        )
 
     def function_arn(self, name: str) -> str:
         return f"arn:aws:lambda:{self.aws.region}:{ACCOUNT_ID}:function:{name}"

@@ -87,6 +87,12 @@ _known_machines: set[str] = set()
 _machines_lock = threading.Lock()
 
 
+def forget_machine(arn: str) -> None:
+    """A machine was deleted: the next start in this process checks it exists again."""
+    with _machines_lock:
+        _known_machines.discard(arn)
+
+
 class ExecutionLauncher:
     def __init__(self, services: Any, settings: ExecutionSettings | None = None) -> None:
         self.services = services
@@ -152,6 +158,32 @@ class ExecutionLauncher:
     ) -> ExecutionItem:
         """Start an execution of the workflow's current revision (or of `workflow`, a pinned
         revision a deployment chose). The same Idempotency-Key answers the same execution."""
+        execution, _ = self.start(
+            owner,
+            workflow_id,
+            trigger_data,
+            idempotency_key=idempotency_key,
+            session_id=session_id,
+            trigger_node=trigger_node,
+            trigger_type=trigger_type,
+            workflow=workflow,
+        )
+        return execution
+
+    def start(
+        self,
+        owner: str,
+        workflow_id: str,
+        trigger_data: Any,
+        *,
+        idempotency_key: str | None = None,
+        session_id: str | None = None,
+        trigger_node: str | None = None,
+        trigger_type: str | None = None,
+        workflow: WorkflowData | None = None,
+    ) -> tuple[ExecutionItem, bool]:
+        """`execute`, also saying whether this call started the execution (False: the
+        Idempotency-Key named one started before)."""
         repo = self.services.executions
         if workflow is None:
             workflow = self.services.workflows.get(owner, workflow_id)
@@ -168,9 +200,9 @@ class ExecutionLauncher:
                     raise UpstreamError(
                         "an execution with this Idempotency-Key is being started; retry shortly"
                     ) from None
-                return existing
+                return existing, False
         try:
-            return self._start(
+            started = self._start(
                 owner,
                 workflow,
                 compiled,
@@ -185,6 +217,7 @@ class ExecutionLauncher:
             if idempotency_key is not None:
                 repo.release_idempotency_key(owner, workflow_id, idempotency_key)
             raise
+        return started, True
 
     def _start(
         self,

@@ -14,18 +14,22 @@ from flowlane.config import (
     ApiSettings,
     AwsSettings,
     EngineSettings,
+    RuntimeSettings,
     StoreSettings,
     api_settings,
     aws_settings,
     engine_settings,
+    runtime_settings,
     store_settings,
 )
 from flowlane.runtime.aws import AwsClients
 from flowlane.runtime.node_services import RuntimeNodeServices
 from flowlane.store.approvals import ApprovalRepository
+from flowlane.store.deployments import DeploymentRepository
 from flowlane.store.dynamo import DynamoTable
 from flowlane.store.executions import ExecutionRepository
 from flowlane.store.payloads import PayloadStore
+from flowlane.store.triggers import TriggerRepository
 from flowlane.store.workflows import WorkflowRepository
 
 
@@ -79,6 +83,18 @@ class Services:
         # Locally, credentials may come from FLOWLANE_CREDENTIAL_<NAME>; never on AWS.
         environ = os.environ if self.aws.runtime == "embedded" else None
         return RuntimeNodeServices(self, engine=self.engine, credential_environ=environ)
+
+    @cached_property
+    def runtime(self) -> RuntimeSettings:
+        return runtime_settings()
+
+    @cached_property
+    def triggers(self) -> TriggerRepository:
+        return TriggerRepository(self.table)
+
+    @cached_property
+    def deployments(self) -> DeploymentRepository:
+        return DeploymentRepository(self.table)
 
     @cached_property
     def workflows(self) -> WorkflowRepository:

@@ -167,6 +167,57 @@ class DynamoTable:
                 return
             kwargs["ExclusiveStartKey"] = last
 
+    def query_desc(
+        self, pk_name: str, pk_value: str, *, sk_name: str, below: str | None = None
+    ) -> Iterator[Item]:
+        """The items under one partition key, highest sort key first (only those below `below`
+        when given: the next page after a cursor), page by page, strongly consistent."""
+        names = {"#pk": pk_name}
+        values: dict[str, Any] = {":pk": pk_value}
+        condition = "#pk = :pk"
+        if below is not None:
+            names["#sk"] = sk_name
+            values[":below"] = below
+            condition += " AND #sk < :below"
+        kwargs: dict[str, Any] = {
+            "TableName": self.name,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": serialise(values),
+            "ScanIndexForward": False,
+            "ConsistentRead": True,
+        }
+        while True:
+            with aws_errors("query items"):
+                response = self._client.query(**kwargs)
+            for raw in response.get("Items", []):
+                yield deserialise(raw)
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return
+            kwargs["ExclusiveStartKey"] = last
+
+    def transact(self, operations: Sequence[Mapping[str, Any]]) -> None:
+        """All or nothing (at most 100 operations). Each operation is one of
+        `{"put": item, "condition": ..., "names": ..., "values": ...}` or
+        `{"delete": key, "condition": ...}`; a failed condition raises `ConditionFailed`."""
+        actions: list[dict[str, Any]] = []
+        for operation in operations:
+            if "put" in operation:
+                kind, body = "Put", {"Item": serialise(operation["put"])}
+            else:
+                kind, body = "Delete", {"Key": serialise(operation["delete"])}
+            action: dict[str, Any] = {"TableName": self.name, **body}
+            if operation.get("condition"):
+                action["ConditionExpression"] = operation["condition"]
+            if operation.get("names"):
+                action["ExpressionAttributeNames"] = dict(operation["names"])
+            if operation.get("values"):
+                action["ExpressionAttributeValues"] = serialise(operation["values"])
+            actions.append({kind: action})
+        with aws_errors("write items together"):
+            self._client.transact_write_items(TransactItems=actions)
+
     def batch_get(self, keys: Sequence[Mapping[str, str]]) -> list[Item]:
         """Items for the keys, in no particular order (missing keys are absent)."""
         found: list[Item] = []

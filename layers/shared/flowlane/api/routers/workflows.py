@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
 
-from flowlane.api.deps import CallerDep, WorkflowsDep
+from flowlane.api.deps import CallerDep, ServicesDep, WorkflowsDep
 from flowlane.errors import ValidationFailed
 from flowlane.models.common import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MessageResponse
 from flowlane.models.workflow import (
@@ -86,6 +86,7 @@ def update_workflow(
     body: WorkflowUpdate,
     caller: CallerDep,
     workflows: WorkflowsDep,
+    services: ServicesDep,
     response: Response,
     if_match: Annotated[
         str | None, Header(description="The revision the change is based on; 409 when stale")
@@ -105,16 +106,26 @@ def update_workflow(
             raise ValidationFailed(
                 str(exc), [{"loc": ["header", "If-Match"], "msg": str(exc)}]
             ) from exc
-    workflow = workflows.update(
-        caller.user_id, workflow_id, body.changes(), expected_revision=expected
-    )
+    changes = body.changes()
+    workflow = workflows.update(caller.user_id, workflow_id, changes, expected_revision=expected)
+    if "active" in changes:
+        from flowlane.runtime.triggers import TriggerService
+
+        # Triggers are live while the workflow is active: its schedules follow the switch.
+        TriggerService(services).set_active(caller.user_id, workflow_id, workflow.active)
     _etag(response, workflow.revision)
     return WorkflowResponse(workflow=workflow, message="workflow updated")
 
 
 @router.delete("/workflows/{workflow_id}", response_model=MessageResponse)
 def delete_workflow(
-    workflow_id: str, caller: CallerDep, workflows: WorkflowsDep
+    workflow_id: str, caller: CallerDep, workflows: WorkflowsDep, services: ServicesDep
 ) -> MessageResponse:
+    """Its deployment, schedules and webhook paths go first (nothing fires afterwards); its
+    executions stay readable."""
+    from flowlane.runtime.deployments import DeploymentService
+
+    workflows.get(caller.user_id, workflow_id)  # 404 before anything is touched
+    DeploymentService(services).delete_for_workflow(caller.user_id, workflow_id)
     workflows.delete(caller.user_id, workflow_id)
     return MessageResponse(success=True, message="workflow deleted")
