@@ -12,6 +12,7 @@ idempotency key). `flowlane dev` fires these same schedules itself (moto never d
 from __future__ import annotations
 
 import json
+from contextlib import suppress
 from typing import Any
 
 from flowlane.config import RuntimeSettings, execution_settings
@@ -128,10 +129,8 @@ class ScheduleGateway:
         try:
             client.get_schedule_group(Name=self.group)
         except client.exceptions.ResourceNotFoundException:
-            try:
+            with suppress(client.exceptions.ConflictException):  # created meanwhile
                 client.create_schedule_group(Name=self.group)
-            except client.exceptions.ConflictException:
-                pass  # created meanwhile
 
     def delete(self, trigger_id: str) -> None:
         """Remove the trigger's schedule; one already gone (an `at()` that fired) is fine."""

@@ -86,7 +86,11 @@ def receive(services: Any, call: WebhookCall) -> WebhookAnswer:
     if key:
         from flowlane.runtime.webhook_idempotency import WebhookIdempotency
 
-        started = WebhookIdempotency(services).once(owner, f"{trigger.trigger_id}:{key}", start)
+        # A signature is good for the tolerance either side of its `t`: remember a delivery at
+        # least that long, so no replay inside the window starts anything.
+        window = 2 * services.runtime.webhook_signature_tolerance_seconds
+        idempotency = WebhookIdempotency(services, expires_after_seconds=max(600, window))
+        started = idempotency.once(owner, f"{trigger.trigger_id}:{key}", start)
     else:
         started = start()
     execution_id = str(started["execution_id"])
