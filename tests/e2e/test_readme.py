@@ -46,3 +46,11 @@ def test_readme_quickstart_runs_verbatim(dev_server: DevServer) -> None:
     assert re.search(r'"execution_id":"[0-9T]+-[0-9a-f]{8}"', out)
     assert '"StartAt":"fetch"' in out
     assert '"estimated_transitions":' in out
+    # Deployed; the signed webhook call started a run, the unsigned one was refused, the event
+    # log shows the firing, and the rollback answered with version 1.
+    assert re.search(r"^deployed dep_[0-9a-f]{24}$", out, re.M)
+    assert re.search(r'^\{"execution_id":"[0-9T]+-[0-9a-f]{8}","status":"running"\}$', out, re.M)
+    assert re.search(r"^401$", out, re.M)
+    assert '"status":"started"' in out
+    assert '"source_ip":"127.0.0.1"' in out
+    assert '"rolled back to version 1' in out

@@ -14,7 +14,12 @@ import pytest
 from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
-from flowlane.config import EngineSettings, ExecutionSettings, IntegrationSettings
+from flowlane.config import (
+    EngineSettings,
+    ExecutionSettings,
+    IntegrationSettings,
+    RuntimeSettings,
+)
 from flowlane.engine import validation
 from flowlane.models.workflow import ConnectionsMapData, NodeData
 from flowlane.nodes.base import RETRYABLE_CODES, Node
@@ -141,7 +146,9 @@ def _env_names(settings: type[BaseSettings]) -> list[str]:
     return names
 
 
-@pytest.mark.parametrize("settings", [EngineSettings, IntegrationSettings, ExecutionSettings])
+@pytest.mark.parametrize(
+    "settings", [EngineSettings, IntegrationSettings, ExecutionSettings, RuntimeSettings]
+)
 def test_every_setting_is_in_the_readme(settings: type[BaseSettings]) -> None:
     readme = README.read_text(encoding="utf-8")
     table = readme[readme.index("## Configuration") : readme.index("## Command line")]
