@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from flowlane.api.app import create_app
 from flowlane.config import ApiSettings, LocalSettings, StoreSettings, api_settings, aws_settings
+from flowlane.runtime.dev_scheduler import DevScheduler
 from flowlane.runtime.embedded import EmbeddedRuntime
 from flowlane.runtime.services import Services
 
@@ -66,13 +67,23 @@ def serve(host: str, port: int, state_dir: Path) -> None:
         state_dir=state_dir, store=StoreSettings(), local=local, region=aws_settings().region
     )
     runtime.start()
+    scheduler: DevScheduler | None = None
     try:
         app = build_dev_app(runtime, state_dir)
         restored = runtime.restored.get("dynamodb", 0)
+        # moto stores EventBridge Scheduler schedules but never fires them: this server does.
+        scheduler = DevScheduler(
+            runtime.clients,
+            state_dir / "scheduler.json",
+            interval=local.scheduler_interval_seconds,
+        ).start()
         print(f"Flowlane dev server on http://{host}:{port}")
         print(f"  API docs:  http://{host}:{port}/docs")
         print(f"  state:     {state_dir.resolve()} ({restored} records restored)")
+        print(f"  schedules: fired by this server ({scheduler.count_schedules()})")
         print(f"  a token:   {_command()} token --user alice   (in this folder)")
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
+        if scheduler is not None:
+            scheduler.stop()
         runtime.stop()
