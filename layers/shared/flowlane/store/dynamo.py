@@ -157,15 +157,7 @@ class DynamoTable:
             kwargs["IndexName"] = index
         elif consistent:
             kwargs["ConsistentRead"] = True
-        while True:
-            with aws_errors("query items"):
-                response = self._client.query(**kwargs)
-            for raw in response.get("Items", []):
-                yield deserialise(raw)
-            last = response.get("LastEvaluatedKey")
-            if not last:
-                return
-            kwargs["ExclusiveStartKey"] = last
+        yield from self._pages(kwargs)
 
     def query_desc(
         self, pk_name: str, pk_value: str, *, sk_name: str, below: str | None = None
@@ -187,6 +179,10 @@ class DynamoTable:
             "ScanIndexForward": False,
             "ConsistentRead": True,
         }
+        yield from self._pages(kwargs)
+
+    def _pages(self, kwargs: dict[str, Any]) -> Iterator[Item]:
+        """Every item a query answers, following LastEvaluatedKey."""
         while True:
             with aws_errors("query items"):
                 response = self._client.query(**kwargs)
