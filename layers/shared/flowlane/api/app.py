@@ -59,5 +59,9 @@ def create_app(domains: list[str] | None = None, services: Services | None = Non
             expose_headers=["X-Request-ID", "ETag", "Location", "Retry-After"],
         )
     # Added last, so it is the outermost: it sees every response, CORS preflights included.
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=services.api.max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=services.api.max_body_bytes,
+        body_limits=[("/api/v1/webhooks/", services.runtime.webhook_max_body_bytes)],
+    )
     return app

@@ -7,6 +7,7 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,11 +26,10 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 def _envelope(
-    status: int, code: str, message: str, request_id: str
+    status: int, code: str, message: str, request_id: str, details: dict[str, Any] | None = None
 ) -> tuple[dict[str, Any], bytes]:
-    body = json.dumps(
-        {"error": {"code": code, "message": message, "details": {}, "request_id": request_id}}
-    ).encode()
+    error = {"code": code, "message": message, "details": details or {}, "request_id": request_id}
+    body = json.dumps({"error": error}).encode()
     start = {
         "type": "http.response.start",
         "status": status,
@@ -57,9 +57,23 @@ def _request_id(scope: Scope) -> str:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        body_limits: Sequence[tuple[str, int]] = (),
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # (path prefix, limit): routes with a limit of their own (webhooks have theirs).
+        self.body_limits = tuple(body_limits)
+
+    def _limit(self, scope: Scope) -> int:
+        path = str(scope.get("path", ""))
+        for prefix, limit in self.body_limits:
+            if path.startswith(prefix):
+                return limit
+        return self.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -83,14 +97,16 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            replay = await self._bounded_body(scope, receive)
+            limit = self._limit(scope)
+            replay = await self._bounded_body(scope, receive, limit)
             if replay is None:
                 await self._reply(
                     send_with_id,
                     413,
                     "PAYLOAD_TOO_LARGE",
-                    f"the request body is larger than {self.max_body_bytes} bytes",
+                    f"the request body is larger than {limit} bytes",
                     request_id,
+                    {"limit_bytes": limit},
                 )
                 return
             await self.app(scope, replay, send_with_id)
@@ -111,10 +127,10 @@ class RequestContextMiddleware:
             )
             request_id_var.reset(token)
 
-    async def _bounded_body(self, scope: Scope, receive: Receive) -> Receive | None:
+    async def _bounded_body(self, scope: Scope, receive: Receive, limit: int) -> Receive | None:
         """Read the body up to the limit and return a receive that replays it; None when over."""
         declared = _header(scope, b"content-length")
-        if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
+        if declared and declared.isdigit() and int(declared) > limit:
             return None
         if scope.get("method") not in _BODY_METHODS:
             return receive
@@ -126,7 +142,7 @@ class RequestContextMiddleware:
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body_bytes:
+            if size > limit:
                 return None
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -144,7 +160,14 @@ class RequestContextMiddleware:
         return replay
 
     @staticmethod
-    async def _reply(send: Send, status: int, code: str, message: str, request_id: str) -> None:
-        start, body = _envelope(status, code, message, request_id)
+    async def _reply(
+        send: Send,
+        status: int,
+        code: str,
+        message: str,
+        request_id: str,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        start, body = _envelope(status, code, message, request_id, details)
         await send(start)
         await send({"type": "http.response.body", "body": body})

@@ -255,7 +255,8 @@ class DeploymentService:
                     f"versions 1 to {current.latest_version}"
                 )
                 raise ValidationFailed(
-                    message, [{"loc": ["body", "rollback_to_version"], "msg": message}]
+                    "there is no such version to roll back to",
+                    [{"loc": ["body", "rollback_to_version"], "msg": message}],
                 )
             workflow = self.services.workflows.get_revision(
                 owner, current.workflow_id, target.revision

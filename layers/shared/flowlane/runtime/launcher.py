@@ -32,6 +32,10 @@ class ExecutionsNotConfigured(FlowlaneError):
     status = 500
 
 
+class StartInProgress(UpstreamError):
+    """Another request with the same Idempotency-Key is starting the execution right now."""
+
+
 def target_for(services: Any, settings: ExecutionSettings | None = None) -> Target:
     """The node runner and state machine ARNs: from settings on AWS, derived when embedded."""
     settings = settings or execution_settings()
@@ -197,7 +201,7 @@ class ExecutionLauncher:
                     existing: ExecutionItem = repo.get(owner, claimed)
                 except NotFound:
                     # The first request with this key is still starting it.
-                    raise UpstreamError(
+                    raise StartInProgress(
                         "an execution with this Idempotency-Key is being started; retry shortly"
                     ) from None
                 return existing, False

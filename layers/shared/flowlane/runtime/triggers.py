@@ -31,7 +31,7 @@ from flowlane.observability import logger
 from flowlane.store.executions import ExecutionItem, execution_sk
 from flowlane.store.keys import user_pk
 from flowlane.store.schema import PK, SK
-from flowlane.store.triggers import TriggerItem, new_event_id, new_trigger_id, now_iso
+from flowlane.store.triggers import TriggerItem, iso, new_event_id, new_trigger_id, now_iso
 
 WEBHOOK_ROUTE = "/api/v1/webhooks/"
 
@@ -68,11 +68,16 @@ class TriggerService:
             ) from exc
         if isinstance(config, ScheduleConfig):
             check_schedule(config, [*loc, "config"])
+            # Stored as Scheduler reads it: a schedule without a time zone runs in UTC.
+            config.timezone = config.timezone or "UTC"
         if request.node_id is not None:
             triggers = {n.id for n in workflow.nodes if n.type is NodeType.TRIGGER}
             if request.node_id not in triggers:
                 message = f"'{request.node_id}' is not a TRIGGER node of workflow {workflow.id}"
-                raise ValidationFailed(message, [{"loc": [*loc, "node_id"], "msg": message}])
+                raise ValidationFailed(
+                    "node_id is not a trigger of the workflow",
+                    [{"loc": [*loc, "node_id"], "msg": message}],
+                )
         stored: dict[str, Any] = config.model_dump(mode="json")
         secret: str | None = None
         if isinstance(config, WebhookConfig):
@@ -124,7 +129,9 @@ class TriggerService:
     ) -> TriggerCreated:
         if request.workflow_id is None:
             message = "workflow_id is required"
-            raise ValidationFailed(message, [{"loc": ["body", "workflow_id"], "msg": message}])
+            raise ValidationFailed(
+                "the trigger names no workflow", [{"loc": ["body", "workflow_id"], "msg": message}]
+            )
         workflow = self.services.workflows.get(owner, request.workflow_id)
         trigger = self.create(owner, self.prepare(owner, request, workflow), active=workflow.active)
         return self.created(trigger, base_url)
@@ -231,16 +238,19 @@ class TriggerService:
         missed: int | None = None,
     ) -> ExecutionItem:
         """Start a run from this trigger and log the firing, whatever its outcome."""
+        moment = datetime.now(UTC)
         event = TriggerEvent(
-            event_id=new_event_id(),
+            event_id=new_event_id(moment),
             trigger_id=trigger.trigger_id,
-            fired_at=now_iso(),
+            fired_at=iso(moment),
             status=TriggerEventStatus.STARTED,
             source_ip=source_ip,
             scheduled_time=scheduled_time,
             catch_up=catch_up,
             missed_occurrences=missed,
         )
+        from flowlane.runtime.launcher import ExecutionLauncher, StartInProgress
+
         try:
             workflow = self.services.workflows.get(owner, trigger.workflow_id)
             if not workflow.active:
@@ -250,8 +260,6 @@ class TriggerService:
                     {"workflow_id": workflow.id},
                 )
             pinned = self.pinned(owner, workflow)
-            from flowlane.runtime.launcher import ExecutionLauncher
-
             execution, started = ExecutionLauncher(self.services).start(
                 owner,
                 workflow.id,
@@ -261,6 +269,8 @@ class TriggerService:
                 trigger_type=trigger.type.value,
                 workflow=pinned,
             )
+        except StartInProgress:
+            raise  # the same firing, delivered twice at once: the first one logs it
         except FlowlaneError as exc:
             if event.status is TriggerEventStatus.STARTED:
                 event.status = TriggerEventStatus.FAILED
@@ -309,7 +319,7 @@ def check_schedule(config: ScheduleConfig, loc: list[str | int]) -> None:
         parse_schedule(config.expression, config.timezone)
     except ScheduleError as exc:
         raise ValidationFailed(
-            f"the schedule's {exc.field} is not valid: {exc.message}",
+            f"the schedule's {exc.field} is not valid",
             [{"loc": [*loc, exc.field], "msg": exc.message}],
         ) from exc
 

@@ -9,6 +9,7 @@ for the result up to a time limit below API Gateway's, and answers 202 when it i
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Mapping
@@ -56,18 +57,20 @@ def receive(services: Any, call: WebhookCall) -> WebhookAnswer:
             f"the body is {len(call.body)} bytes; a webhook call takes at most {limit}",
             {"limit_bytes": limit},
         )
-    signature: str | None = None
+    delivery: str | None = None
     if trigger.secret is not None:
         from flowlane.runtime.webhook_signature import SIGNATURE_HEADER, verify
 
-        signature = call.headers.get(SIGNATURE_HEADER.lower())
-        verify(
+        signed_at = verify(
             trigger.secret,
-            signature,
+            call.headers.get(SIGNATURE_HEADER.lower()),
             call.body,
             now=time.time(),
             tolerance_seconds=services.runtime.webhook_signature_tolerance_seconds,
         )
+        # What the signature vouches for (its time and the exact body), not the header's text:
+        # the header can be reworded (spacing, hex case, extra schemes) and still verify.
+        delivery = f"{signed_at}:{hashlib.sha256(call.body).hexdigest()}"
     request = {
         "body": _parse_body(call.body, call.headers.get("content-type", "")),
         "headers": {k: v for k, v in call.headers.items() if k not in _PRIVATE_HEADERS},
@@ -80,9 +83,9 @@ def receive(services: Any, call: WebhookCall) -> WebhookAnswer:
         execution = service.fire(owner, trigger, request, source_ip=call.source_ip)
         return {"execution_id": execution.execution_id}
 
-    # A signed delivery is identified by its signature (it covers the body and the time); an
-    # unsigned one by the Idempotency-Key a sender may give.
-    key = signature or call.headers.get("idempotency-key")
+    # A signed delivery is identified by what it signs; an unsigned one by the Idempotency-Key
+    # a sender may give.
+    key = delivery or call.headers.get("idempotency-key")
     if key:
         from flowlane.runtime.webhook_idempotency import WebhookIdempotency
 
@@ -107,8 +110,10 @@ def _parse_body(raw: bytes, content_type: str) -> Any:
         try:
             return json.loads(raw)
         except ValueError as exc:
-            message = f"the body is not valid JSON: {exc}"
-            raise ValidationFailed(message, [{"loc": ["body"], "msg": message}]) from exc
+            message = f"not valid JSON: {exc}"
+            raise ValidationFailed(
+                "the body is not valid JSON", [{"loc": ["body"], "msg": message}]
+            ) from exc
     if kind == "application/x-www-form-urlencoded":
         from urllib.parse import parse_qsl
 
