@@ -431,3 +431,51 @@ def test_deleting_the_workflow_removes_its_deployment_first(
     # Its executions stay readable.
     kept = client.get(f"/api/v1/executions/{started['execution_id']}", headers=alice)
     assert kept.status_code == 200
+
+
+def test_a_redeploy_refused_for_a_taken_path_moves_nothing(
+    client: TestClient, alice: dict[str, str], bob: dict[str, str]
+) -> None:
+    deploy(client, bob, workflow_id=create(client, bob, labelled("bob", hook(path="bobs/path"))))
+    workflow_id = create(client, alice, labelled("v1", hook(path="alices/path")))
+    answer = deploy(client, alice, workflow_id=workflow_id)
+    url = f"{DEPLOYMENTS}/{answer['deployment_id']}"
+    before = client.get("/api/v1/triggers", headers=alice).json()["triggers"]
+    # Revision 2 moves its webhook onto bob's path.
+    client.put(
+        f"/api/v1/workflows/{workflow_id}",
+        json=labelled("v2", hook(path="bobs/path")),
+        headers=alice,
+    )
+
+    response = client.put(url, json={}, headers=alice)
+
+    assert response.status_code == 409
+    assert response.json()["error"]["details"]["path"] == "bobs/path"
+    read = client.get(url, headers=alice).json()
+    assert (read["version"], read["revision"]) == (1, 1)
+    assert [v["version"] for v in read["versions"]] == [1]
+    assert client.get("/api/v1/triggers", headers=alice).json()["triggers"] == before
+    assert client.post("/api/v1/webhooks/alices/path", json={}).status_code == 401  # still hers
+
+
+def test_a_machine_with_a_running_execution_is_kept_when_its_deployment_goes(
+    client: TestClient, alice: dict[str, str], runtime: EmbeddedRuntime
+) -> None:
+    body = labelled("slow", manual())
+    body["nodes"].append(node("pause", "FLOW", "WAIT", parameters={"seconds": 2}))
+    body["connections"] = connections(("start", "main", "pause"), ("pause", "main", "out"))
+    workflow_id = create(client, alice, body)
+    answer = deploy(client, alice, workflow_id=workflow_id)
+    started = client.post(
+        f"/api/v1/workflows/{workflow_id}/execute", json={"trigger_data": {}}, headers=alice
+    ).json()
+
+    response = client.delete(f"{DEPLOYMENTS}/{answer['deployment_id']}", headers=alice)
+
+    # Step Functions would terminate the running execution: the machine stays, the run ends well.
+    assert response.json()["removed_state_machines"] == 0
+    assert machine_exists(runtime, answer["state_machine_arn"])
+    record = wait_for(client, alice, started["execution_id"])
+    assert record["status"] == "SUCCEEDED"
+    assert record["output"] == {"label": "slow"}

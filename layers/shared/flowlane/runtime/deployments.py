@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from flowlane.errors import FlowlaneError, ValidationFailed
+from flowlane.errors import Conflict, FlowlaneError, ValidationFailed
 from flowlane.models.common import error_items
 from flowlane.models.deployment import (
     DeploymentCreate,
@@ -280,8 +280,9 @@ class DeploymentService:
             message = f"deployed revision {workflow.revision} as version {version}"
         changes["state_machine_arn"] = machine_arn
         updated = current.model_copy(update=changes)
+        stale, fresh = self._plan_node_triggers(owner, updated, workflow)
         self.repo.move(owner, current, updated, new_version)
-        created = self._sync_node_triggers(owner, updated, workflow)
+        created = self._apply_node_triggers(owner, workflow.id, stale, fresh)
         return self._response(
             owner,
             updated,
@@ -290,32 +291,46 @@ class DeploymentService:
             message=message,
         )
 
-    def _sync_node_triggers(
+    def _plan_node_triggers(
         self, owner: str, deployment: DeploymentItem, workflow: WorkflowData
-    ) -> list[TriggerItem]:
+    ) -> tuple[list[TriggerItem], list[TriggerItem]]:
         """Node triggers follow the revision that runs: a node gone or changed loses its
-        trigger, a new one gains one; an unchanged one keeps its path, secret and schedule."""
-        live = self.services.workflows.get(owner, workflow.id)
-        existing = [
+        trigger, a new one gains one; an unchanged one keeps its path, secret and schedule.
+        Answers (to delete, to create), checked and built without writing anything, so a
+        refused change (a bad schedule, a webhook path someone else took) moves nothing."""
+        mine = [
             t
             for t in self.services.triggers.all(owner, workflow.id)
-            if t.origin == "node" and t.deployment_id == deployment.deployment_id
+            if t.deployment_id == deployment.deployment_id
         ]
         wanted = {n.id: node_trigger_request(n, workflow.settings.timezone) for n in workflow.nodes}
         kept: list[TriggerItem] = []
-        for trigger in existing:
+        stale: list[TriggerItem] = []
+        for trigger in (t for t in mine if t.origin == "node"):
             request = wanted.get(trigger.node_id or "")
             if request is not None and _same_config(trigger, request):
                 kept.append(trigger)
             else:
-                self.triggers.delete(owner, trigger)
-        others = [
-            t
-            for t in self.services.triggers.all(owner, workflow.id)
-            if t.origin != "node" and t.deployment_id == deployment.deployment_id
-        ]
+                stale.append(trigger)
+        others = [t for t in mine if t.origin != "node"]
         fresh = self._node_triggers(owner, workflow, deployment.deployment_id, others, kept)
-        return [self.triggers.create(owner, t, active=live.active) for t in fresh]
+        freed = {t.webhook_path for t in stale}
+        for trigger in fresh:
+            path = trigger.webhook_path
+            if path is not None and path not in freed and self.services.triggers.path_taken(path):
+                raise Conflict(
+                    f"the webhook path {path!r} is taken; choose another",
+                    {"path": path, "node_id": trigger.node_id},
+                )
+        return stale, fresh
+
+    def _apply_node_triggers(
+        self, owner: str, workflow_id: str, stale: list[TriggerItem], fresh: list[TriggerItem]
+    ) -> list[TriggerItem]:
+        active = self.services.workflows.get(owner, workflow_id).active
+        for trigger in stale:
+            self.triggers.delete(owner, trigger)
+        return [self.triggers.create(owner, t, active=active) for t in fresh]
 
     # -- delete ------------------------------------------------------------------------------
 
@@ -337,13 +352,19 @@ class DeploymentService:
         )
 
     def _delete_machine(self, arn: str) -> bool:
-        """Delete a version's state machine. Step Functions lets running executions finish
-        first; the launcher recreates the machine if the same revision is run again."""
+        """Delete a version's state machine, unless an execution still runs on it: Step Functions
+        would terminate that execution at its next transition (the machine is shared with manual
+        runs of the same revision). A kept machine costs nothing and is reused if the revision
+        runs again; the launcher recreates a deleted one on demand."""
         from flowlane.runtime.launcher import forget_machine
 
         sfn = self.services.clients.stepfunctions
-        forget_machine(arn)
         try:
+            running = sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING", maxResults=1)
+            if running.get("executions"):
+                logger.info("state machine kept: an execution runs on it", extra={"arn": arn})
+                return False
+            forget_machine(arn)
             sfn.delete_state_machine(stateMachineArn=arn)
         except sfn.exceptions.StateMachineDoesNotExist:
             return False
