@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python benchmarks/node_runner.py
 	$(BIN)/python benchmarks/validate.py
 	$(BIN)/python benchmarks/compile.py
+	$(BIN)/python benchmarks/triggers.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -240,6 +240,8 @@ class DevScheduler:
         self._parsed: dict[str, tuple[tuple[str, str | None, datetime], Schedule]] = {}
         # Expressions already reported as invalid: reported once, not once a second.
         self._invalid: set[tuple[str, str, str | None]] = set()
+        # ARN -> (version, GetSchedule answer), refreshed when list_schedules shows a change.
+        self._details: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -285,10 +287,10 @@ class DevScheduler:
             now = _as_utc(self.clock())
             firings: list[Firing] = []
             seen: set[str] = set()
-            for group, name, arn in self._list():
+            for group, name, arn, version in self._list():
                 seen.add(arn)
                 try:
-                    firing = self._visit(group, name, now)
+                    firing = self._visit(group, name, arn, version, now)
                 except Exception:
                     # One bad schedule must not stop the others; it is retried next tick.
                     logger.exception(
@@ -298,12 +300,14 @@ class DevScheduler:
                 if firing is not None:
                     firings.append(firing)
             self._forget_all_but(seen)
+            self._details = {arn: kept for arn, kept in self._details.items() if arn in seen}
             if self._dirty:
                 self._save()
             return firings
 
-    def _list(self) -> Iterator[tuple[str, str, str]]:
-        """(group, name, ARN) of every schedule in every group."""
+    def _list(self) -> Iterator[tuple[str, str, str, tuple[Any, ...]]]:
+        """(group, name, ARN, version) of every schedule in every group; the version changes
+        whenever the schedule does."""
         client = self.clients.client("scheduler")
         for groups in client.get_paginator("list_schedule_groups").paginate():
             for group in groups.get("ScheduleGroups", []):
@@ -311,15 +315,15 @@ class DevScheduler:
                     GroupName=group["Name"]
                 ):
                     for schedule in page.get("Schedules", []):
-                        yield schedule["GroupName"], schedule["Name"], schedule["Arn"]
+                        version = (schedule.get("LastModificationDate"), schedule.get("State"))
+                        yield schedule["GroupName"], schedule["Name"], schedule["Arn"], version
 
-    def _visit(self, group: str, name: str, now: datetime) -> Firing | None:
-        try:
-            detail = self.clients.client("scheduler").get_schedule(GroupName=group, Name=name)
-        except ClientError as exc:
-            if _error_code(exc) == "ResourceNotFoundException":
-                return None  # deleted since it was listed: forgotten on the next tick
-            raise
+    def _visit(
+        self, group: str, name: str, arn: str, version: tuple[Any, ...], now: datetime
+    ) -> Firing | None:
+        detail = self._detail(group, name, arn, version)
+        if detail is None:
+            return None
         track = self._track(detail, now)
         if detail.get("State", "ENABLED") != "ENABLED":
             self._hold(track, now)
@@ -341,6 +345,25 @@ class DevScheduler:
             if following is None or (end is not None and following >= end):
                 self._delete(group, name)
         return firing
+
+    def _detail(
+        self, group: str, name: str, arn: str, version: tuple[Any, ...]
+    ) -> dict[str, Any] | None:
+        """The schedule in full: read again only when it changed since the last tick (one
+        GetSchedule per schedule per second would make a tick cost ~1 ms a schedule)."""
+        kept = self._details.get(arn)
+        if kept is not None and kept[0] == version:
+            return kept[1]
+        try:
+            detail: dict[str, Any] = self.clients.client("scheduler").get_schedule(
+                GroupName=group, Name=name
+            )
+        except ClientError as exc:
+            if _error_code(exc) == "ResourceNotFoundException":
+                return None  # deleted since it was listed: forgotten on the next tick
+            raise
+        self._details[arn] = (version, detail)
+        return detail
 
     def _track(self, detail: dict[str, Any], now: datetime) -> _Track:
         arn: str = detail["Arn"]
