@@ -493,6 +493,11 @@ def test_firing_a_manual_trigger_runs_the_workflow_with_its_data(
     assert record["trigger"] == {"node_id": "start", "type": "manual"}
     assert record["input"] == {"order": 42}
     assert record["output"] == {"received": {"order": 42}, "n": None}
+    # `trigger_data`, as execute names it, is the same thing.
+    again = client.post(
+        f"{TRIGGERS}/{trigger_id}/fire", json={"trigger_data": {"order": 7}}, headers=alice
+    )
+    assert wait_for(client, alice, again.json()["execution_id"])["input"] == {"order": 7}
 
 
 def test_firing_a_schedule_trigger_starts_at_the_schedule_node_with_a_scheduled_time(

@@ -453,3 +453,19 @@ def test_a_call_while_the_workflow_is_inactive_is_a_409_and_a_skipped_event(
     retried = started(call(client, "orders/new", headers=headers))
     assert wait_for(client, alice, retried)["status"] == "SUCCEEDED"
     assert [e["execution_id"] for e in executions_of(client, alice, workflow_id)] == [retried]
+
+
+def test_slashes_around_a_path_name_the_same_webhook(
+    client: TestClient, alice: dict[str, str], workflow_id: str
+) -> None:
+    made = create_hook(client, alice, workflow_id, path="/slashed/hook/", require_signature=False)
+
+    assert made["trigger"]["webhook_path"] == "slashed/hook"
+    assert made["webhook_url"].endswith("/api/v1/webhooks/slashed/hook")
+    started(call(client, "slashed/hook/", b"{}", JSON))
+    again = client.post(
+        "/api/v1/triggers",
+        json={"workflow_id": workflow_id, "type": "webhook", "config": {"path": "slashed/hook"}},
+        headers=alice,
+    )
+    assert again.status_code == 409

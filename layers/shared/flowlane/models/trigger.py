@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 # A webhook path: letters, digits and `_-/.`, not starting with a separator.
 WEBHOOK_PATH = r"^[A-Za-z0-9][A-Za-z0-9_\-/.]{0,199}$"
@@ -45,6 +45,16 @@ class WebhookConfig(BaseModel):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _bare(cls, value: object) -> object:
+        return bare_path(value)
+
+
+def bare_path(value: object) -> object:
+    """`/orders/new/` and `orders/new` name the same webhook: keep the bare form."""
+    return value.strip().strip("/") if isinstance(value, str) else value
 
 
 class ScheduleConfig(BaseModel):
@@ -133,7 +143,10 @@ class TriggerEvent(BaseModel):
 class FireRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    data: JsonValue = Field(default_factory=dict)
+    # `trigger_data` as execute calls it is accepted too.
+    data: JsonValue = Field(
+        default_factory=dict, validation_alias=AliasChoices("data", "trigger_data")
+    )
 
 
 class FireResponse(BaseModel):

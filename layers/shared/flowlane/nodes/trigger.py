@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from flowlane.engine.expressions import has_expression
-from flowlane.models.trigger import WEBHOOK_PATH
+from flowlane.models.trigger import WEBHOOK_PATH, bare_path
 from flowlane.models.workflow import NodeType
 from flowlane.nodes.base import Node, NodeContext, NodeParameters, NodeResult
 from flowlane.nodes.registry import register
@@ -40,6 +40,11 @@ class WebhookParameters(NodeParameters):
     path: Annotated[str | None, Field(pattern=WEBHOOK_PATH, description="Under /webhooks/")] = None
     method: Literal["POST", "GET", "PUT", "PATCH", "DELETE"] = "POST"
     response_mode: Literal["immediate", "last_node"] = "immediate"
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _bare(cls, value: object) -> object:
+        return bare_path(value)
 
     @field_validator("method", mode="before")
     @classmethod

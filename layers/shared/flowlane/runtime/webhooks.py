@@ -41,7 +41,7 @@ class WebhookAnswer:
 
 
 def receive(services: Any, call: WebhookCall) -> WebhookAnswer:
-    found = services.triggers.by_path(call.path)
+    found = services.triggers.by_path(call.path.strip("/"))
     if found is None or found[1].type is not TriggerType.WEBHOOK:
         raise NotFound(f"no webhook at path {call.path!r}")
     owner, trigger = found
