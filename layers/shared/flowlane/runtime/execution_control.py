@@ -73,6 +73,9 @@ def cancel_execution(
         raise _already_ended(execution)
     _stop(services, execution, cancelled_by)
     ended_at = now_iso()
+    # The leftovers first: whoever sees the execution CANCELLED sees no run still open. (Had it
+    # ended otherwise meanwhile, it has no open runs to close.)
+    _close_leftovers(services, owner, execution_id, ended_at)
     if not services.executions.finish(
         owner, execution_id, status=ExecutionStatus.CANCELLED, ended_at=ended_at
     ):
@@ -80,8 +83,6 @@ def cancel_execution(
         current = services.executions.get(owner, execution_id)
         if current.status is not ExecutionStatus.CANCELLED:
             raise _already_ended(current)
-        ended_at = current.ended_at or ended_at
-    _close_leftovers(services, owner, execution_id, ended_at)
     return CancelResponse(
         execution_id=execution_id,
         status=ExecutionStatus.CANCELLED,
@@ -303,22 +304,19 @@ def apply_status_change(services: Services, event: dict[str, Any]) -> bool:
     if status is None:
         return False  # RUNNING, PENDING_REDRIVE: nothing has ended
     ended_at = _iso(detail.get("stopDate")) or now_iso()
-    applied = services.executions.finish(
-        owner,
-        execution_id,
-        status=status,
-        error=_error_for(services, owner, execution, status, detail),
-        ended_at=ended_at,
-    )
-    if not applied:
-        current = services.executions.get(owner, execution_id)
-        if current.status is not status:
-            return False
-        # Closed with this status before (our cancel, or this event delivered twice): the
-        # leftovers are closed again, which changes nothing when it was done.
-        ended_at = current.ended_at or ended_at
+    # The Step Functions execution is over, so its open runs are over too: closed before the
+    # status, so whoever sees the execution ended sees no run still open. Closing them again
+    # (this event delivered twice, or after our own cancel) changes nothing.
     _close_leftovers(services, owner, execution_id, ended_at)
-    return applied
+    return bool(
+        services.executions.finish(
+            owner,
+            execution_id,
+            status=status,
+            error=_error_for(services, owner, execution, status, detail),
+            ended_at=ended_at,
+        )
+    )
 
 
 def _target(detail: dict[str, Any]) -> tuple[str, str] | None:

@@ -664,7 +664,11 @@ def record_failure(
     node stopped it, else with what Step Functions reported."""
     error = _failure_error(failure)
     ended = now_iso()
-    changed = bool(
+    # Branches running beside the failing node were stopped with the execution. Closed before
+    # the status, so whoever sees the execution FAILED sees no run still RUNNING.
+    services.executions.mark_runs_cancelled(owner, execution.execution_id, ended)
+    services.approvals.cancel_for_execution(owner, execution.execution_id)
+    return bool(
         services.executions.finish(
             owner,
             execution.execution_id,
@@ -673,10 +677,6 @@ def record_failure(
             ended_at=ended,
         )
     )
-    # Branches running beside the failing node were stopped with the execution.
-    services.executions.mark_runs_cancelled(owner, execution.execution_id, ended)
-    services.approvals.cancel_for_execution(owner, execution.execution_id)
-    return changed
 
 
 def _failure_error(failure: dict[str, Any]) -> NodeRunError:
