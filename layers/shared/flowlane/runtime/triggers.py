@@ -28,6 +28,7 @@ from flowlane.models.trigger import (
 )
 from flowlane.models.workflow import NodeType, WorkflowData
 from flowlane.observability import logger
+from flowlane.runtime.schedules import ScheduleGateway
 from flowlane.store.executions import ExecutionItem, execution_sk
 from flowlane.store.keys import user_pk
 from flowlane.store.schema import PK, SK
@@ -107,16 +108,7 @@ class TriggerService:
         if trigger.type is not TriggerType.SCHEDULE:
             return trigger
         try:
-            from flowlane.runtime.schedules import ScheduleGateway
-
-            arn = ScheduleGateway(self.services).put(
-                owner,
-                trigger_id=trigger.trigger_id,
-                workflow_id=trigger.workflow_id,
-                expression=str(trigger.config["expression"]),
-                timezone=trigger.config.get("timezone"),
-                enabled=active,
-            )
+            arn = self._put_schedule(owner, trigger, enabled=active)
             updated: TriggerItem = self.repo.set_schedule_arn(owner, trigger, arn)
             return updated
         except BaseException:
@@ -192,8 +184,6 @@ class TriggerService:
     def delete(self, owner: str, trigger: TriggerItem) -> None:
         """Schedule first: once it is gone nothing fires, whatever happens next."""
         if trigger.type is TriggerType.SCHEDULE:
-            from flowlane.runtime.schedules import ScheduleGateway
-
             ScheduleGateway(self.services).delete(trigger.trigger_id)
         self.repo.delete(owner, trigger)
         self.repo.delete_events(owner, trigger.trigger_id)
@@ -209,19 +199,20 @@ class TriggerService:
     def set_active(self, owner: str, workflow_id: str, active: bool) -> None:
         """A workflow switched on or off: its schedules follow (Scheduler stops firing a
         disabled one, and `flowlane dev` does not catch it up)."""
-        from flowlane.runtime.schedules import ScheduleGateway
-
-        gateway = ScheduleGateway(self.services)
         for trigger in self.repo.all(owner, workflow_id):
             if trigger.type is TriggerType.SCHEDULE:
-                gateway.put(
-                    owner,
-                    trigger_id=trigger.trigger_id,
-                    workflow_id=workflow_id,
-                    expression=str(trigger.config["expression"]),
-                    timezone=trigger.config.get("timezone"),
-                    enabled=active,
-                )
+                self._put_schedule(owner, trigger, enabled=active)
+
+    def _put_schedule(self, owner: str, trigger: TriggerItem, *, enabled: bool) -> str:
+        """Create or replace a schedule trigger's EventBridge schedule; its ARN."""
+        return ScheduleGateway(self.services).put(
+            owner,
+            trigger_id=trigger.trigger_id,
+            workflow_id=trigger.workflow_id,
+            expression=str(trigger.config["expression"]),
+            timezone=trigger.config.get("timezone"),
+            enabled=enabled,
+        )
 
     # -- fire --------------------------------------------------------------------------------
 

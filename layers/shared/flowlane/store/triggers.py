@@ -122,7 +122,7 @@ class TriggerRepository:
         try:
             self._table.transact(operations)
         except ConditionFailed as exc:
-            if path is not None and self._table.get(webhook_key(path)) is not None:
+            if path is not None and self.path_taken(path):
                 raise Conflict(
                     f"the webhook path {path!r} is taken; choose another",
                     {"path": path, "field": "config.path"},
