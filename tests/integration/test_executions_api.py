@@ -517,6 +517,37 @@ class TestStatusWrites:
         # The rewrite keeps only the document the item points at.
         assert [o["Key"] for o in objects["Contents"]] == [raw["doc_ref"]]
 
+    def test_a_reader_racing_a_rewrite_reads_the_new_document(
+        self, services: Services, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Given an execution whose document lives in S3.
+        repo = services.executions
+        item = execution("wf", 1)
+        item.input = {"text": "x" * 400_000}
+        repo.create("alice", item)
+        payloads = repo.payloads
+        real_get = payloads.get
+        raced: list[str] = []
+
+        def get_after_a_rewrite(key: str) -> bytes:
+            # When another process finishes the execution between the reader's item read
+            # and its S3 read (which removes the document the reader was pointed at).
+            if not raced:
+                raced.append(key)
+                monkeypatch.setattr(payloads, "get", real_get)
+                repo.finish(
+                    "alice", item.execution_id, status=ExecutionStatus.SUCCEEDED, ended_at="t"
+                )
+            return real_get(key)
+
+        monkeypatch.setattr(payloads, "get", get_after_a_rewrite)
+        stored = repo.get("alice", item.execution_id)
+
+        # Then the reader sees the rewritten execution instead of a 502.
+        assert raced
+        assert stored.status == ExecutionStatus.SUCCEEDED
+        assert stored.input == item.input
+
     def test_update_adds_fields_but_never_reopens_an_ended_execution(
         self, services: Services
     ) -> None:

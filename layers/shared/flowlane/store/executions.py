@@ -57,7 +57,7 @@ from flowlane.store.dynamo import (
     serialise,
 )
 from flowlane.store.keys import user_pk
-from flowlane.store.payloads import PayloadStore
+from flowlane.store.payloads import PayloadMissing, PayloadStore
 from flowlane.store.schema import GSI1, GSI1_PK, GSI1_SK, PK, SK, TTL_ATTRIBUTE
 
 EXECUTION_SK_PREFIX = "EXECUTION#"
@@ -229,15 +229,14 @@ class ExecutionRepository:
         revision check. One guard: a final status already stored is kept with its output, error
         and end time, since the machine may finish before the starter writes back."""
         for _ in range(_WRITE_ATTEMPTS):
-            key = {PK: user_pk(owner), SK: execution_sk(execution.execution_id)}
-            item = self.table.get(key)
-            if item is None:
+            try:
+                item, current = self._read(owner, execution.execution_id)
+            except NotFound:
                 try:
                     self.create(owner, execution)
                 except Conflict:
                     continue  # created in between: rewrite it as an update
                 return
-            current = self._execution(item)
             wanted = execution
             if current.final and not execution.final:
                 wanted = execution.model_copy(
@@ -259,10 +258,7 @@ class ExecutionRepository:
         """The execution, its node runs and approvals, its idempotency record, and its values
         in S3. The execution item goes last, so a retry after a failure finds what is left."""
         key = {PK: user_pk(owner), SK: execution_sk(execution_id)}
-        item = self.table.get(key)
-        if item is None:
-            raise NotFound(f"no execution {execution_id}")
-        execution = self._execution(item)
+        execution = self._read(owner, execution_id)[1]
         for entry in self.table.query(
             PK, runs_pk(owner, execution_id), projection=(PK, SK), consistent=True
         ):
@@ -321,10 +317,18 @@ class ExecutionRepository:
     # -- item mapping --------------------------------------------------------------------------
 
     def _read(self, owner: str, execution_id: str) -> tuple[Item, ExecutionItem]:
-        item = self.table.get({PK: user_pk(owner), SK: execution_sk(execution_id)})
-        if item is None:
-            raise NotFound(f"no execution {execution_id}")
-        return item, self._execution(item)
+        key = {PK: user_pk(owner), SK: execution_sk(execution_id)}
+        for _ in range(_WRITE_ATTEMPTS):
+            item = self.table.get(key)
+            if item is None:
+                raise NotFound(f"no execution {execution_id}")
+            try:
+                return item, self._execution(item)
+            except PayloadMissing:
+                # A writer replaced the item and removed the document we were pointed at
+                # between our two reads; the item now names the new one.
+                continue
+        raise self._busy(execution_id)
 
     def _execution(self, item: Item) -> ExecutionItem:
         return ExecutionItem.model_validate_json(self._load(item, "doc"))

@@ -20,6 +20,11 @@ def _s3_errors(action: str) -> Iterator[None]:
         raise UpstreamError(f"S3 failed to {action}", {"service": "s3", "aws_code": code}) from exc
 
 
+class PayloadMissing(UpstreamError):
+    """The object a record pointed at is gone: the record was rewritten (and its old object
+    removed) between reading the record and reading the object. Readers re-read the record."""
+
+
 class PayloadStore:
     """Large values in S3. The client may be given as a factory: most requests never offload,
     and creating an S3 client costs tens of milliseconds of a cold start."""
@@ -44,9 +49,14 @@ class PayloadStore:
             )
 
     def get(self, key: str) -> bytes:
-        with _s3_errors("read a payload"):
-            response = self._client.get_object(Bucket=self.bucket, Key=key)
-            data: bytes = response["Body"].read()
+        try:
+            with _s3_errors("read a payload"):
+                response = self._client.get_object(Bucket=self.bucket, Key=key)
+                data: bytes = response["Body"].read()
+        except UpstreamError as exc:
+            if exc.details.get("aws_code") in ("NoSuchKey", "404"):
+                raise PayloadMissing("S3 has no payload at the key", exc.details) from exc
+            raise
         return data
 
     def delete_prefix(self, prefix: str) -> None:
