@@ -56,6 +56,7 @@ def _clear_settings() -> None:
         config.integration_settings,
         config.execution_settings,
         config.runtime_settings,
+        config.agent_settings,
     ):
         cached.cache_clear()
 

@@ -167,6 +167,31 @@ class IntegrationSettings(BaseSettings):
     llm_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
 
 
+class AgentSettings(BaseSettings):
+    """The agent (CONTRACT.md section 5, "Agent"): sessions, streams, generation."""
+
+    model_config = SettingsConfigDict(env_prefix="FLOWLANE_AGENT_", extra="ignore")
+
+    # Which model drafts workflows: auto = openai when its key is set, else anthropic when its
+    # key is set, else the offline planner. Keys, models and base URLs are the integration
+    # settings' (FLOWLANE_OPENAI_API_KEY, ...), shared with AI nodes.
+    provider: Literal["auto", "openai", "anthropic", "offline"] = "auto"
+    # A session (and its messages, events and checkpoints) lives this long after its last use.
+    session_ttl_seconds: int = Field(default=86_400, ge=60, le=30 * 86_400)
+    # Validate-and-repair rounds after the first draft (the issue's "at most 3").
+    max_repair_rounds: int = Field(default=3, ge=0, le=5)
+    # How long one SSE response streams before it ends and lets the client reconnect with
+    # Last-Event-ID. API Gateway cuts a request at about 29 s (DESIGN.md decision 6).
+    stream_budget_seconds: float = Field(default=25.0, gt=0, le=900)
+    # How often a stream looks for new events.
+    stream_poll_seconds: float = Field(default=0.2, gt=0, le=5)
+    # The function long generations and async queries run in; unset on the embedded runtime
+    # means `{function_prefix}agent-worker`.
+    worker_function: str | None = None
+    # Model calls one query turn may make before it stops (its tool loop).
+    max_turn_steps: int = Field(default=6, ge=1, le=20)
+
+
 @lru_cache(maxsize=1)
 def aws_settings() -> AwsSettings:
     return AwsSettings()
@@ -205,3 +230,8 @@ def execution_settings() -> ExecutionSettings:
 @lru_cache(maxsize=1)
 def runtime_settings() -> RuntimeSettings:
     return RuntimeSettings()
+
+
+@lru_cache(maxsize=1)
+def agent_settings() -> AgentSettings:
+    return AgentSettings()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from flowlane.api.routers import (
+    agent,
     deployments,
     engine,
     execute,
@@ -21,6 +22,7 @@ DOMAINS: dict[str, list[APIRouter]] = {
     "executions": [health.router, execute.router, executions.router],
     "runtime": [health.router, deployments.router, triggers.router],
     "webhooks": [health.router, webhooks.router],
+    "agent": [health.router, agent.router],
 }
 
 

@@ -167,6 +167,47 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if record.status.value == "SUCCEEDED" else 1
 
 
+def _generate(args: argparse.Namespace) -> int:
+    """Plain words to a workflow document on stdout; what it assumed or could not do on stderr.
+    Exit 0 when the document validated and dry-ran, 1 otherwise (the last draft is printed)."""
+    import json
+
+    from flowlane.agent.standalone import generate_document
+    from flowlane.errors import FlowlaneError
+
+    text = " ".join(args.text).strip()
+    if not text:
+        print("flowlane generate: describe the automation in words", file=sys.stderr)
+        return 2
+    try:
+        preferences = json.loads(args.preferences)
+    except ValueError as exc:
+        print(f"flowlane generate: --preferences is not JSON: {exc}", file=sys.stderr)
+        return 2
+    if not isinstance(preferences, dict):
+        print("flowlane generate: --preferences must be a JSON object", file=sys.stderr)
+        return 2
+    if args.timezone:
+        preferences["timezone"] = args.timezone
+    try:
+        result = generate_document(text, provider=args.provider, preferences=preferences)
+    except FlowlaneError as exc:
+        print(f"flowlane generate: {exc.message}", file=sys.stderr)
+        return 1
+    if result.document is not None:
+        body = result.document.model_dump(mode="json", exclude_none=True, exclude={"user_id"})
+        print(json.dumps(body, indent=2, ensure_ascii=False))
+    calls = f", {result.model_calls} model call(s)" if result.model_calls else ""
+    print(f"drafted by {result.provider}{calls}", file=sys.stderr)
+    for item in result.missing_info:
+        print(f"to fill in: {item}", file=sys.stderr)
+    for item in result.suggestions:
+        print(f"note: {item}", file=sys.stderr)
+    for error in result.errors:
+        print(f"error: {error}", file=sys.stderr)
+    return 0 if result.valid else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="flowlane", description="Plain words to durable, serverless AI workflows."
@@ -209,6 +250,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--timeout", type=float, help="give up after this many seconds")
     run.set_defaults(run=_run)
+
+    generate = commands.add_parser("generate", help="print a workflow drafted from plain words")
+    generate.add_argument("text", nargs="+", help="the automation, in words")
+    generate.add_argument(
+        "--provider",
+        choices=["auto", "openai", "anthropic", "offline"],
+        help="who drafts it (default: FLOWLANE_AGENT_PROVIDER, auto)",
+    )
+    generate.add_argument("--timezone", help="IANA time zone for schedules (default UTC)")
+    generate.add_argument(
+        "--preferences", default="{}", help='JSON, e.g. {"slack_channel": "#ops"}'
+    )
+    generate.set_defaults(run=_generate)
     return parser
 
 

@@ -7,15 +7,18 @@ first use, so a route that needs no AWS call creates no client.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
 from flowlane.config import (
+    AgentSettings,
     ApiSettings,
     AwsSettings,
     EngineSettings,
     RuntimeSettings,
     StoreSettings,
+    agent_settings,
     api_settings,
     aws_settings,
     engine_settings,
@@ -29,6 +32,7 @@ from flowlane.store.deployments import DeploymentRepository
 from flowlane.store.dynamo import DynamoTable
 from flowlane.store.executions import ExecutionRepository
 from flowlane.store.payloads import PayloadStore
+from flowlane.store.sessions import SessionRepository
 from flowlane.store.triggers import TriggerRepository
 from flowlane.store.workflows import WorkflowRepository
 
@@ -46,6 +50,9 @@ class Services:
         self.aws = aws or aws_settings()
         self.store = store or store_settings()
         self._clients = clients
+        # Where the agent hands long jobs; None: the agent worker Lambda (asynchronously).
+        # Tests and in-process tools may run them inline instead.
+        self.agent_dispatch: Callable[[dict[str, Any]], None] | None = None
 
     @cached_property
     def clients(self) -> AwsClients:
@@ -101,3 +108,11 @@ class Services:
         return WorkflowRepository(
             self.table, self.payloads, offload_threshold_bytes=self.store.offload_threshold_bytes
         )
+
+    @cached_property
+    def agent(self) -> AgentSettings:
+        return agent_settings()
+
+    @cached_property
+    def sessions(self) -> SessionRepository:
+        return SessionRepository(self.table, ttl_seconds=self.agent.session_ttl_seconds)

@@ -111,6 +111,57 @@ class DynamoTable:
         with aws_errors("write an item"):
             self._client.put_item(**kwargs)
 
+    def update(
+        self,
+        key: Mapping[str, str],
+        *,
+        set_values: Mapping[str, Any] | None = None,
+        add: Mapping[str, Any] | None = None,
+        condition: str | None = "attribute_exists(pk)",
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> Item:
+        """SET the given attributes and ADD to counters (numbers) or sets, in one atomic write;
+        the item as it is after the write. The default condition refuses to create an item
+        that is not there (ConditionFailed): an update of a missing item would make a headless
+        one.
+        `names`/`values` are the condition's placeholders."""
+        condition_names, condition_values = names, values
+        names = dict(condition_names or {})
+        values = dict(condition_values or {})
+        clauses: list[str] = []
+        setting = {k: v for k, v in (set_values or {}).items() if v is not None}
+        # None removes the attribute (serialise drops None values, as put does).
+        removing = [k for k, v in (set_values or {}).items() if v is None]
+        for i, (name, value) in enumerate(setting.items()):
+            names[f"#s{i}"] = name
+            values[f":s{i}"] = value
+        if setting:
+            clauses.append("SET " + ", ".join(f"#s{i} = :s{i}" for i in range(len(setting))))
+        for i, name in enumerate(removing):
+            names[f"#r{i}"] = name
+        if removing:
+            clauses.append("REMOVE " + ", ".join(f"#r{i}" for i in range(len(removing))))
+        for i, (name, amount) in enumerate((add or {}).items()):
+            names[f"#a{i}"] = name
+            values[f":a{i}"] = amount
+        if add:
+            clauses.append("ADD " + ", ".join(f"#a{i} :a{i}" for i in range(len(add))))
+        kwargs: dict[str, Any] = {
+            "TableName": self.name,
+            "Key": serialise(key),
+            "UpdateExpression": " ".join(clauses),
+            "ExpressionAttributeNames": names,
+            "ReturnValues": "ALL_NEW",
+        }
+        if values:
+            kwargs["ExpressionAttributeValues"] = serialise(values)
+        if condition:
+            kwargs["ConditionExpression"] = condition
+        with aws_errors("update an item"):
+            response = self._client.update_item(**kwargs)
+        return deserialise(response.get("Attributes", {}))
+
     def delete(self, key: Mapping[str, str], *, condition: str | None = None) -> Item | None:
         kwargs: dict[str, Any] = {
             "TableName": self.name,

@@ -64,6 +64,8 @@ class AnthropicProvider(SdkProvider["anthropic.Anthropic"]):
                 }
                 for tool in request.tools
             ]
+        if request.force_tool:
+            kwargs["tool_choice"] = {"type": "tool", "name": request.force_tool}
         if request.temperature is not None:
             kwargs["extra_body"] = {"temperature": request.temperature}
         client = self._sdk()

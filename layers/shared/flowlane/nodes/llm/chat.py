@@ -67,6 +67,8 @@ class ChatRequest:
     max_tokens: int = 1024
     # Ask for a single JSON object (OpenAI's json_object mode; an instruction elsewhere).
     json_output: bool = False
+    # Make the model call this tool (structured output through tool use); None lets it choose.
+    force_tool: str | None = None
     # The structured data the prompt is about (the node's input). Only the offline provider
     # reads it, to answer from the data itself; real models see the prompt text only.
     context_data: Any = None

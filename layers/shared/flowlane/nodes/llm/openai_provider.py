@@ -55,6 +55,8 @@ class OpenAIProvider(SdkProvider["openai.OpenAI"]):
                 }
                 for tool in request.tools
             ]
+        if request.force_tool:
+            kwargs["tool_choice"] = {"type": "function", "function": {"name": request.force_tool}}
         if request.json_output:
             kwargs["response_format"] = {"type": "json_object"}
         client = self._sdk()
