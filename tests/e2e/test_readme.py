@@ -54,3 +54,9 @@ def test_readme_quickstart_runs_verbatim(dev_server: DevServer) -> None:
     assert '"status":"started"' in out
     assert '"source_ip":"127.0.0.1"' in out
     assert '"rolled back to version 1' in out
+    # Plain words became a saved workflow; the chat started a generation in the agent worker
+    # (the embedded Lambda), whose stream ended complete; the query turn dry-ran it.
+    assert re.search(r"^generated [0-9a-f]{32} \[", out, re.M)
+    assert 'data: {"type":"done"' in out
+    assert re.search(r'^id: \d+\ndata: \{"type":"complete","workflow_id":"[0-9a-f]{32}"', out, re.M)
+    assert '"tool_calls":[{"id":"offline-1","name":"dry_run_workflow"' in out

@@ -15,6 +15,7 @@ from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
 from flowlane.config import (
+    AgentSettings,
     EngineSettings,
     ExecutionSettings,
     IntegrationSettings,
@@ -147,7 +148,8 @@ def _env_names(settings: type[BaseSettings]) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "settings", [EngineSettings, IntegrationSettings, ExecutionSettings, RuntimeSettings]
+    "settings",
+    [EngineSettings, IntegrationSettings, ExecutionSettings, RuntimeSettings, AgentSettings],
 )
 def test_every_setting_is_in_the_readme(settings: type[BaseSettings]) -> None:
     readme = README.read_text(encoding="utf-8")
