@@ -666,7 +666,6 @@ def test_loops_and_filters_run_over_sampled_lists(guarded: GuardedServices) -> N
                 "subtype": "GITHUB",
                 "parameters": {"operation": "list_issues", "owner": "acme", "repo": "widgets"},
             },
-            # `items` spelled out: its default is not evaluated (see the xfail below).
             {
                 "id": "each",
                 "type": "FLOW",
@@ -729,12 +728,6 @@ def test_loops_and_filters_run_over_sampled_lists(guarded: GuardedServices) -> N
     assert runs(record)["names"].output == {"names": products[0]["name"], "n": 3}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: the `items` default of LOOP and FILTER ('{{ input }}') is a model default "
-    "that resolve_parameters never evaluates, so an omitted `items` iterates the literal text "
-    "'{{ input }}' (LOOP: one iteration; FILTER: CONDITION_ERROR) instead of the input",
-)
 @pytest.mark.parametrize("subtype", ["LOOP", "FILTER"])
 def test_an_omitted_items_iterates_the_input(subtype: str, guarded: GuardedServices) -> None:
     flow: dict[str, Any] = {"id": "flow", "type": "FLOW", "subtype": subtype}

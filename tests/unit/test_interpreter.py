@@ -9,10 +9,12 @@ import pytest
 
 from flowlane.config import EngineSettings, IntegrationSettings
 from flowlane.engine.interpreter import Interpreter, dry_run
+from flowlane.engine.node_execution import resolve_parameters
 from flowlane.models.execution import ExecutionRecord
 from flowlane.models.workflow import NodeType
 from flowlane.nodes import registry
 from flowlane.nodes.base import Node, NodeContext, NodeError, NodeParameters, NodeResult
+from flowlane.nodes.flow import FilterParameters, LoopParameters
 from tests.workflows import manual, node, set_node, workflow
 
 
@@ -429,3 +431,71 @@ def test_expressions_see_other_nodes_and_the_trigger() -> None:
         ("b", "main", "c"),
     )
     assert run(wf, {"name": "ann"}).output == {"sum": 11, "who": "ann"}
+
+
+@pytest.mark.parametrize("subtype", ["LOOP", "FILTER"])
+def test_an_omitted_items_resolves_its_default_expression(subtype: str) -> None:
+    definition = registry.lookup(NodeType.FLOW, subtype)
+    raw: dict[str, Any] = {}
+    if subtype == "FILTER":
+        raw["conditions"] = [{"left": "{{ item }}", "op": "gt", "right": 1}]
+    params = resolve_parameters(definition, raw, {"input": [1, 2, 3]}, SERVICES)
+    assert isinstance(params, LoopParameters | FilterParameters)
+    assert params.items == [1, 2, 3]
+    assert raw.keys() == ({"conditions"} if subtype == "FILTER" else set())  # left as given
+    # A given `items` is still the one used.
+    given = resolve_parameters(
+        definition, {**raw, "items": "{{ input[0] }}"}, {"input": [1]}, SERVICES
+    )
+    assert isinstance(given, LoopParameters | FilterParameters)
+    assert given.items == 1
+
+
+def test_a_loop_without_items_iterates_its_input() -> None:
+    wf = workflow(
+        [manual(), node("loop", "FLOW", "LOOP"), set_node("greet", {"text": "{{ item }}"})],
+        ("start", "main", "loop"),
+        ("loop", "each", "greet"),
+    )
+    record = run(wf, ["ann", "bo", "cy"])
+    assert record.status == "SUCCEEDED"
+    assert [r.iteration for r in record.node_runs if r.node_id == "greet"] == [[0], [1], [2]]
+    assert ran(record)["loop"].output == [{"text": "ann"}, {"text": "bo"}, {"text": "cy"}]
+
+
+def test_a_filter_without_items_filters_its_input() -> None:
+    condition = {"left": "{{ item }}", "op": "gt", "right": 1}
+    wf = workflow(
+        [manual(), node("keep", "FLOW", "FILTER", parameters={"conditions": [condition]})],
+        ("start", "main", "keep"),
+    )
+    record = run(wf, [1, 2, 3])
+    assert ran(record)["keep"].error is None
+    assert record.output == [2, 3]
+
+
+class DefaultsParameters(NodeParameters):
+    greeting: str = "hello {{ input.name }}"
+    later: Any = "{{ item }}"
+    plain: str = "no expression"
+
+
+class Defaults(Node[DefaultsParameters]):
+    type = NodeType.ACTION
+    subtype = "TEST_DEFAULTS"
+    title = "Defaults"
+    description = "test node"
+    parameters_model = DefaultsParameters
+    lazy_parameters = frozenset({"later"})
+
+    def run(self, ctx: NodeContext, params: DefaultsParameters) -> NodeResult:
+        return NodeResult(params.model_dump())
+
+
+def test_expression_defaults_of_any_node_are_resolved_except_lazy_ones() -> None:
+    params = resolve_parameters(Defaults(), {}, {"input": {"name": "ann"}}, SERVICES)
+    assert params.model_dump() == {
+        "greeting": "hello ann",
+        "later": "{{ item }}",  # the node evaluates it itself
+        "plain": "no expression",
+    }

@@ -7,14 +7,17 @@ the node runner's task.
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import PydanticUndefined
 
-from flowlane.engine.expressions import resolve
+from flowlane.engine.expressions import has_expression, resolve
 from flowlane.models.common import error_items
 from flowlane.models.workflow import NodeData
 from flowlane.nodes.base import (
@@ -57,14 +60,53 @@ def definition_of(node: NodeData) -> Node[Any]:
         raise NodeError("VALIDATION_ERROR", exc.message, {"valid": exc.valid}) from None
 
 
+def _holds_expression(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return any(_holds_expression(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_expression(v) for v in value)
+    return has_expression(value)
+
+
+@cache
+def _expression_defaults(
+    model: type[NodeParameters],
+) -> tuple[tuple[str, frozenset[str], Any], ...]:
+    """(field, the keys that give it, default) for each default that holds an expression.
+
+    Such a default (a LOOP's or FILTER's `items`, "{{ input }}") means what it says when the
+    parameter is left out, so it is evaluated like a given value, not taken as text.
+    """
+    found = []
+    for name, info in model.model_fields.items():
+        if info.default is not PydanticUndefined:
+            default = info.default
+        elif info.default_factory is not None and not info.default_factory_takes_validated_data:
+            default = info.default_factory()  # type: ignore[call-arg]
+        else:
+            continue
+        if not _holds_expression(default):
+            continue
+        keys = {name} | {a for a in (info.alias, info.validation_alias) if isinstance(a, str)}
+        found.append((name, frozenset(keys), default))
+    return tuple(found)
+
+
 def resolve_parameters(
     definition: Node[Any], raw: Mapping[str, Any], scope: Mapping[str, Any], services: NodeServices
 ) -> NodeParameters:
-    """Expressions resolved (except the node's lazy parameters), then the parameters model."""
+    """Expressions resolved (except the node's lazy parameters), then the parameters model.
+
+    A parameter left out whose default is an expression is resolved as if it had been given.
+    """
     engine = services.engine
+    given: dict[str, Any] = dict(raw)
+    for name, keys, default in _expression_defaults(definition.parameters_model):
+        if keys.isdisjoint(given):
+            given[name] = copy.deepcopy(default)
     resolved = {
         key: value if key in definition.lazy_parameters else resolve(value, scope, key, engine)
-        for key, value in raw.items()
+        for key, value in given.items()
     }
     try:
         return definition.parameters_model.model_validate(resolved)
