@@ -39,6 +39,8 @@ bench: install
 	$(BIN)/python benchmarks/validate.py
 	$(BIN)/python benchmarks/compile.py
 	$(BIN)/python benchmarks/triggers.py
+	$(BIN)/python benchmarks/agent.py
+	$(BIN)/python benchmarks/agent_cold_start.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

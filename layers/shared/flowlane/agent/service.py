@@ -14,8 +14,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flowlane.agent.changes import apply_draft, describe_changes
-from flowlane.agent.draft import Draft, draft_of
 from flowlane.errors import Conflict, FlowlaneError, NotFound
 from flowlane.models.agent import (
     ChatEvent,
@@ -39,6 +37,7 @@ from flowlane.store.sessions import SessionItem, StoredEvent, iso
 
 if TYPE_CHECKING:
     from flowlane.agent.checks import CheckReport
+    from flowlane.agent.draft import Draft
     from flowlane.agent.drafting import Drafter
     from flowlane.runtime.services import Services
 
@@ -114,6 +113,9 @@ class AgentService:
         """Run the graph once. For a refinement, `refine` is the stored workflow (the result
         is saved over it as a new revision) and `original` an optional document to start from
         instead of the stored one."""
+        # The draft machinery and LangGraph load with the first generation, not at cold start.
+        from flowlane.agent.changes import apply_draft, describe_changes
+        from flowlane.agent.draft import Draft, draft_of
         from flowlane.agent.generation import GenerationDeps, build_generation_graph
 
         drafter = self.drafter()

@@ -1,7 +1,9 @@
 """What a request needs beyond itself: settings, AWS clients and repositories.
 
 Built once per process (cold start) and cheap to build: clients and repositories are created on
-first use, so a route that needs no AWS call creates no client.
+first use, so a route that needs no AWS call creates no client, and each repository's module
+(with the models it stores) is imported on first use, so a function pays only for the
+repositories its routes use.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowlane.config import (
     AgentSettings,
@@ -26,15 +28,17 @@ from flowlane.config import (
     store_settings,
 )
 from flowlane.runtime.aws import AwsClients
-from flowlane.runtime.node_services import RuntimeNodeServices
-from flowlane.store.approvals import ApprovalRepository
-from flowlane.store.deployments import DeploymentRepository
 from flowlane.store.dynamo import DynamoTable
-from flowlane.store.executions import ExecutionRepository
 from flowlane.store.payloads import PayloadStore
-from flowlane.store.sessions import SessionRepository
-from flowlane.store.triggers import TriggerRepository
-from flowlane.store.workflows import WorkflowRepository
+
+if TYPE_CHECKING:
+    from flowlane.runtime.node_services import RuntimeNodeServices
+    from flowlane.store.approvals import ApprovalRepository
+    from flowlane.store.deployments import DeploymentRepository
+    from flowlane.store.executions import ExecutionRepository
+    from flowlane.store.sessions import SessionRepository
+    from flowlane.store.triggers import TriggerRepository
+    from flowlane.store.workflows import WorkflowRepository
 
 
 class Services:
@@ -68,12 +72,16 @@ class Services:
 
     @cached_property
     def executions(self) -> ExecutionRepository:
+        from flowlane.store.executions import ExecutionRepository
+
         return ExecutionRepository(
             self.table, self.payloads, inline_limit=self.engine.max_inline_value_bytes
         )
 
     @cached_property
     def approvals(self) -> ApprovalRepository:
+        from flowlane.store.approvals import ApprovalRepository
+
         return ApprovalRepository(self.table)
 
     @property
@@ -87,6 +95,8 @@ class Services:
 
     @cached_property
     def node_services(self) -> RuntimeNodeServices:
+        from flowlane.runtime.node_services import RuntimeNodeServices
+
         # Locally, credentials may come from FLOWLANE_CREDENTIAL_<NAME>; never on AWS.
         environ = os.environ if self.aws.runtime == "embedded" else None
         return RuntimeNodeServices(self, engine=self.engine, credential_environ=environ)
@@ -97,14 +107,20 @@ class Services:
 
     @cached_property
     def triggers(self) -> TriggerRepository:
+        from flowlane.store.triggers import TriggerRepository
+
         return TriggerRepository(self.table)
 
     @cached_property
     def deployments(self) -> DeploymentRepository:
+        from flowlane.store.deployments import DeploymentRepository
+
         return DeploymentRepository(self.table)
 
     @cached_property
     def workflows(self) -> WorkflowRepository:
+        from flowlane.store.workflows import WorkflowRepository
+
         return WorkflowRepository(
             self.table, self.payloads, offload_threshold_bytes=self.store.offload_threshold_bytes
         )
@@ -115,4 +131,6 @@ class Services:
 
     @cached_property
     def sessions(self) -> SessionRepository:
+        from flowlane.store.sessions import SessionRepository
+
         return SessionRepository(self.table, ttl_seconds=self.agent.session_ttl_seconds)

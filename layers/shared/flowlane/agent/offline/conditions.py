@@ -12,7 +12,8 @@ import re
 from collections.abc import Callable
 
 from flowlane.agent.offline.lexicon import NUMBER, number, squash
-from flowlane.agent.offline.model import ConditionSpec, Operator
+from flowlane.agent.offline.model import ConditionSpec
+from flowlane.nodes.conditions import Operator
 
 _F = re.IGNORECASE
 _COMPARATORS: tuple[tuple[str, Operator], ...] = (
