@@ -15,6 +15,7 @@ from flowlane.config import AgentSettings, EngineSettings, IntegrationSettings
 from flowlane.runtime.node_services import RuntimeNodeServices
 from flowlane.runtime.services import Services
 from tests.fakes.llm_server import FakeLLM, Reply
+from tests.sse import events_of
 
 VALID_DRAFT: dict[str, Any] = {
     "name": "Summarise form submissions to Slack",
@@ -233,3 +234,40 @@ def test_refine_through_a_model_keeps_the_rest(
     prompt = llm.requests[1].json["messages"][-1]["content"]
     assert "post to #leads" in prompt
     assert "post-to-slack" in prompt
+
+
+def test_the_generation_stream_shows_the_repair_round(
+    services: Services, alice: dict[str, str], llm: FakeLLM
+) -> None:
+    # Given a session, and a model whose first draft needs one repair.
+    llm.script(
+        Reply.tool_call("submit_workflow", broken_draft()),
+        Reply.tool_call("submit_workflow", VALID_DRAFT),
+    )
+    with client_for(services, "anthropic", llm) as client:
+        session_id = client.post("/api/v1/session", json={}, headers=alice).json()["session_id"]
+        generated = client.post(
+            "/api/v1/workflows/generate",
+            json={"description": "form to slack", "session_id": session_id},
+            headers=alice,
+        ).json()
+        stream = client.get(
+            "/api/v1/workflow_generation", params={"session_id": session_id}, headers=alice
+        )
+        session = client.get(f"/api/v1/session/{session_id}", headers=alice).json()
+
+    # Then the stream tells the whole progression, in order, with ids.
+    events = events_of(stream.text)
+    assert [e["data"]["type"] for e in events] == [
+        "start",
+        "draft",
+        "debugging",
+        "draft",
+        "complete",
+    ]
+    debugging = events[2]["data"]["data"]
+    assert debugging["round"] == 1
+    assert any("UNKNOWN_PORT" in error for error in debugging["errors"])
+    assert events[-1]["data"]["workflow_id"] == generated["workflow"]["id"]
+    assert [e["id"] for e in events] == sorted(e["id"] for e in events)
+    assert (session["status"], session["workflow_id"]) == ("complete", generated["workflow"]["id"])

@@ -207,8 +207,11 @@ class AgentService:
             preferences=dict(request.user_preferences),
             emit=emit,
         )
-        if request.session_id and result.saved is not None:
-            self.sessions.set_workflow(owner, request.session_id, result.saved.id)
+        if request.session_id:
+            if result.saved is not None:
+                self.sessions.set_workflow(owner, request.session_id, result.saved.id)
+            status = GenerationStatus.COMPLETE if result.saved else GenerationStatus.ERROR
+            self.sessions.set_status(owner, request.session_id, status)
         return GenerateResponse(
             success=result.saved is not None,
             workflow=result.saved,
