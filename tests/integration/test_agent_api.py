@@ -448,3 +448,28 @@ def test_query_to_an_unknown_session_is_a_404(
         "/api/v1/query", json={"session_id": "ses_nope", "message": "hi"}, headers=alice
     )
     assert response.status_code == 404
+
+
+def test_a_generation_whose_worker_is_gone_does_not_block_the_session(
+    services: Services, alice: dict[str, str]
+) -> None:
+    # Given a generation that started and then went silent (its worker died for good).
+    now = [1_800_000_000.0]
+    services.agent = AgentSettings(provider="offline")
+    services.sessions = SessionRepository(services.table, ttl_seconds=86_400, clock=lambda: now[0])
+    jobs: list[dict[str, Any]] = []
+    services.agent_dispatch = jobs.append
+    with TestClient(create_app(None, services), raise_server_exceptions=False) as client:
+        session_id = new_session(client, alice)
+        params = {"session_id": session_id, "user_message": FLAGSHIP}
+        assert client.get("/api/v1/chat/stream", params=params, headers=alice).status_code == 200
+        now[0] += 600
+        busy = client.get("/api/v1/chat/stream", params=params, headers=alice)
+        # When nothing has been written for longer than a worker can run.
+        now[0] += 301
+        retried = client.get("/api/v1/chat/stream", params=params, headers=alice)
+
+    # Then the next message starts a new generation.
+    assert busy.status_code == 409
+    assert retried.status_code == 200
+    assert len(jobs) == 2

@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 Dispatch = Callable[[dict[str, Any]], None]
 TERMINAL_EVENTS = frozenset({"complete", "error"})
 HISTORY_TURNS = 20
+# Lambda's longest timeout: a generation silent for longer has no worker left.
+STALE_GENERATION_SECONDS = 900
 
 
 @dataclass
@@ -199,7 +201,7 @@ class AgentService:
         emit = None
         if request.session_id:
             self.sessions.get(owner, request.session_id)  # 404 before any work
-            emit = self._session_emitter(owner, request.session_id)
+            emit = self.session_emitter(owner, request.session_id)
         result = self.run_generation(
             owner,
             description=request.description,
@@ -230,7 +232,7 @@ class AgentService:
         emit = None
         if request.session_id:
             self.sessions.get(owner, request.session_id)
-            emit = self._session_emitter(owner, request.session_id)
+            emit = self.session_emitter(owner, request.session_id)
         result = self.run_generation(
             owner,
             refine=stored,
@@ -289,7 +291,7 @@ class AgentService:
             saver.delete_thread(thread_id)
         self.sessions.delete(owner, session_id)
 
-    def _session_emitter(
+    def session_emitter(
         self, owner: str, session_id: str
     ) -> Callable[[str, dict[str, Any]], None]:
         def emit(kind: str, data: dict[str, Any]) -> None:
@@ -311,7 +313,10 @@ class AgentService:
         """Record the message, answer it, and start the generation it asks for (in the worker).
         The generation's progress is on `GET /workflow_generation`."""
         session = self.sessions.get(owner, session_id)
-        if session.status is GenerationStatus.RUNNING:
+        # A worker that died beyond Lambda's retries leaves RUNNING behind; a generation that
+        # has written nothing for longer than a worker may run is not running any more.
+        alive = self.sessions.idle_seconds(session) < STALE_GENERATION_SECONDS
+        if session.status is GenerationStatus.RUNNING and alive:
             raise Conflict(
                 "a generation is already running in this session; follow it on "
                 "/workflow_generation and send the next message when it completes",
@@ -369,7 +374,7 @@ class AgentService:
         """The worker's job: generate (or refine the session's workflow) from the messages.
         `thread_id` names this generation's checkpoints."""
         session = self.sessions.get(owner, session_id)
-        emit = self._session_emitter(owner, session_id)
+        emit = self.session_emitter(owner, session_id)
         try:
             if session.workflow_id is not None:
                 stored = self.services.workflows.get(owner, session.workflow_id)

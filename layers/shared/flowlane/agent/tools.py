@@ -75,7 +75,7 @@ class SessionTools:
     # -- drafting -----------------------------------------------------------------------------
 
     def _emitter(self) -> Any:
-        return self.agent._session_emitter(self.owner, self.session_id)
+        return self.agent.session_emitter(self.owner, self.session_id)
 
     def _result(self, result: GenerationResult) -> dict[str, Any]:
         body: dict[str, Any] = {

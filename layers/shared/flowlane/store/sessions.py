@@ -168,6 +168,11 @@ class SessionRepository:
         except ConditionFailed:
             raise NotFound(f"no session {session_id} (sessions expire when unused)") from None
 
+    def idle_seconds(self, session: SessionItem) -> float:
+        """Seconds since the session was last written."""
+        updated = datetime.fromisoformat(session.updated_at.replace("Z", "+00:00"))
+        return self._now() - updated.timestamp()
+
     def touch(self, owner: str, session_id: str) -> SessionItem:
         return SessionItem.of(self._update(owner, session_id, {}))
 
