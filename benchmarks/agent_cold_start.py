@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from cold_start import BARE, EVENT, OURS, OWNER, TABLE, _seed
-from fresh_process import sample, summary
+from fresh_process import function_env, moto_server, sample, summary
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("langgraph", "openai", "anthropic")
@@ -94,16 +93,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
 
-    import logging
+    with moto_server() as endpoint:
+        _measure(args, endpoint)
 
-    from moto.server import ThreadedMotoServer
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the moto server's request log
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+def _measure(args: argparse.Namespace, endpoint: str) -> None:
     workflow_id = _seed(endpoint)  # the table, the bucket and the workflow the bare floor reads
 
     get_event = json.loads(json.dumps(EVENT))
@@ -124,21 +118,7 @@ def main() -> None:
     samples: dict[str, list[dict[str, Any]]] = {key: [] for key in scripts}
     walls: dict[str, list[float]] = {key: [] for key in scripts}
     with tempfile.TemporaryDirectory() as home:
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "HOME": home,
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "FLOWLANE_AUTH_MODE": "cognito",
-            "FLOWLANE_TABLE_NAME": TABLE,
-            "FLOWLANE_PAYLOAD_BUCKET": "flowlane-bench",
-            "POWERTOOLS_LOG_LEVEL": "WARNING",
-            "POWERTOOLS_METRICS_NAMESPACE": "Bench",
-            "PYTHONDONTWRITEBYTECODE": "0",
-        }
+        env = function_env(endpoint, home, TABLE, "flowlane-bench")
         # One warm-up of each fills the bytecode caches, as a deployed package has them.
         for code, event in scripts.values():
             sample(code, event, env)
@@ -147,7 +127,6 @@ def main() -> None:
                 figures, wall = sample(code, event, env)
                 samples[key].append(figures)
                 walls[key].append(wall)
-    server.stop()
 
     def seconds(key: str) -> list[float]:
         return [float(s["seconds"]) for s in samples[key]]

@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from fresh_process import sample, summary
+from fresh_process import function_env, moto_server, sample, summary
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = "flowlane-bench"
@@ -136,36 +136,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
 
-    import logging
+    with moto_server() as endpoint:
+        _measure(args, endpoint)
 
-    from moto.server import ThreadedMotoServer
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the moto server's request log
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+def _measure(args: argparse.Namespace, endpoint: str) -> None:
     workflow_id = _seed(endpoint)
 
     event = json.loads(json.dumps(EVENT))
     event["rawPath"] = event["requestContext"]["http"]["path"] = f"/api/v1/workflows/{workflow_id}"
     with tempfile.TemporaryDirectory() as home:
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "HOME": home,
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "FLOWLANE_AUTH_MODE": "cognito",
-            "FLOWLANE_TABLE_NAME": TABLE,
-            "FLOWLANE_PAYLOAD_BUCKET": "flowlane-bench",
-            "POWERTOOLS_LOG_LEVEL": "WARNING",
-            "POWERTOOLS_METRICS_NAMESPACE": "Bench",
-            "PYTHONDONTWRITEBYTECODE": "0",
-        }
+        env = function_env(endpoint, home, TABLE, "flowlane-bench")
         bare = BARE % {"table": TABLE, "owner": OWNER}
         ours = OURS % {"handler": str(ROOT / "functions/workflows/handler.py")}
         traced_env = {**env, "FLOWLANE_TRACING": "true"}
@@ -177,7 +158,6 @@ def main() -> None:
             results["bare"].append(_seconds(bare, event, env))
             results["ours"].append(_seconds(ours, event, env))
             results["traced"].append(_seconds(ours, event, traced_env))
-    server.stop()
 
     print(
         f"cold start: import + first request, {args.runs} fresh processes each "

@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from fresh_process import sample, summary
+from fresh_process import function_env, moto_server, sample, summary
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = "flowlane-bench"
@@ -115,31 +115,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
 
-    import logging
+    with moto_server() as endpoint:
+        _measure(args, endpoint)
 
-    from moto.server import ThreadedMotoServer
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+def _measure(args: argparse.Namespace, endpoint: str) -> None:
     _seed(endpoint, args.runs + 1)
 
     code = SAMPLE % {"handler": str(ROOT / "functions/node_runner/handler.py")}
     with tempfile.TemporaryDirectory() as home:
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "HOME": home,
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "FLOWLANE_TABLE_NAME": TABLE,
-            "FLOWLANE_PAYLOAD_BUCKET": BUCKET,
-            "POWERTOOLS_LOG_LEVEL": "WARNING",
-            "POWERTOOLS_METRICS_NAMESPACE": "Bench",
-        }
+        env = function_env(endpoint, home, TABLE, BUCKET)
         samples: list[tuple[float, float]] = []
         imports: list[float] = []
         for n in range(args.runs + 1):
@@ -147,7 +132,6 @@ def main() -> None:
             figures, wall = sample(code, event, env)
             samples.append((figures["seconds"], wall))
             imports.append(figures["import"])
-    server.stop()
     samples = samples[1:]  # the first fills the bytecode caches, as a deployed package has them
 
     inside = [s for s, _ in samples]
