@@ -473,3 +473,25 @@ def test_a_generation_whose_worker_is_gone_does_not_block_the_session(
     assert busy.status_code == 409
     assert retried.status_code == 200
     assert len(jobs) == 2
+
+
+def test_the_after_parameter_resumes_like_last_event_id(
+    agent_client: TestClient, alice: dict[str, str]
+) -> None:
+    session_id = new_session(agent_client, alice)
+    agent_client.get(
+        "/api/v1/chat/stream",
+        params={"session_id": session_id, "user_message": FLAGSHIP},
+        headers=alice,
+    )
+    full = events_of(
+        agent_client.get(
+            "/api/v1/workflow_generation", params={"session_id": session_id}, headers=alice
+        ).text
+    )
+    resumed = agent_client.get(
+        "/api/v1/workflow_generation",
+        params={"session_id": session_id, "after": str(full[1]["id"])},
+        headers=alice,
+    )
+    assert [e["id"] for e in events_of(resumed.text)] == [e["id"] for e in full[2:]]

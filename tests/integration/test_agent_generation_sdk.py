@@ -271,3 +271,21 @@ def test_the_generation_stream_shows_the_repair_round(
     assert events[-1]["data"]["workflow_id"] == generated["workflow"]["id"]
     assert [e["id"] for e in events] == sorted(e["id"] for e in events)
     assert (session["status"], session["workflow_id"]) == ("complete", generated["workflow"]["id"])
+
+
+def test_a_provider_failure_mid_turn_is_the_query_streams_last_event(
+    services: Services, alice: dict[str, str], llm: FakeLLM
+) -> None:
+    llm.script(Reply.error(500), Reply.error(500))  # the SDK retries once
+    with client_for(services, "openai", llm) as client:
+        session_id = client.post("/api/v1/session", json={}, headers=alice).json()["session_id"]
+        response = client.post(
+            "/api/v1/query/stream",
+            json={"session_id": session_id, "message": "every day at 9 post to #ops"},
+            headers=alice,
+        )
+
+    assert response.status_code == 200  # the stream had started
+    last = events_of(response.text)[-1]["data"]
+    assert last["type"] == "error"
+    assert last["data"]["code"] == "UPSTREAM_ERROR"

@@ -87,8 +87,8 @@ class OfflineDrafter:
 
         return plan(
             request.description,
-            context=_strings(request.context),
-            preferences=_strings(request.preferences),
+            context=as_strings(request.context),
+            preferences=as_strings(request.preferences),
         )
 
     def repair(self, request: DraftRequest, previous: Draft | None, errors: list[str]) -> Draft:
@@ -105,7 +105,8 @@ class OfflineDrafter:
         pass
 
 
-def _strings(values: dict[str, Any]) -> dict[str, str]:
+def as_strings(values: dict[str, Any]) -> dict[str, str]:
+    """Context and preferences as the offline planner reads them: text, JSON for the rest."""
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
 
 

@@ -34,7 +34,7 @@ from langgraph.graph import END, START, StateGraph
 from flowlane.agent.catalogue import catalogue_digest, search_catalogue
 from flowlane.agent.checks import CheckReport
 from flowlane.agent.draft import Draft
-from flowlane.agent.drafting import Drafter, DraftRequest, DraftUnreadable
+from flowlane.agent.drafting import Drafter, DraftRequest, DraftUnreadable, as_strings
 from flowlane.models.workflow import WorkflowCreate
 
 Emit = Callable[[str, dict[str, Any]], None]
@@ -106,18 +106,24 @@ def build_generation_graph(deps: GenerationDeps, checkpointer: Any = None) -> An
         deps.emit("start", {"mode": state.get("mode", "generate"), "request": text})
         reading = read_request(
             text,
-            context={k: str(v) for k, v in state.get("context", {}).items()},
-            preferences={k: str(v) for k, v in state.get("preferences", {}).items()},
+            context=as_strings(state.get("context", {})),
+            preferences=as_strings(state.get("preferences", {})),
         )
-        hints = [*reading.missing_info, *reading.suggestions]
-        return {
-            "hints": hints if state.get("mode") == "generate" else [],
-            "missing_info": list(reading.missing_info) if state.get("mode") == "generate" else [],
-            "suggestions": list(reading.suggestions) if state.get("mode") == "generate" else [],
+        update: GenerationState = {
             "keywords": list(reading.keywords),
             "rounds": 0,
             "model_calls": 0,
+            "hints": [],
+            "missing_info": [],
+            "suggestions": [],
         }
+        if state.get("mode") == "generate":
+            # A refinement's words are about a change, not the whole automation: what they
+            # leave out is not missing from the workflow.
+            update["hints"] = [*reading.missing_info, *reading.suggestions]
+            update["missing_info"] = list(reading.missing_info)
+            update["suggestions"] = list(reading.suggestions)
+        return update
 
     def search(state: GenerationState) -> GenerationState:
         query = " ".join(state.get("keywords") or []) or request_of(state).description

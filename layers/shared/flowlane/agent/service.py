@@ -291,9 +291,7 @@ class AgentService:
             saver.delete_thread(thread_id)
         self.sessions.delete(owner, session_id)
 
-    def session_emitter(
-        self, owner: str, session_id: str
-    ) -> Callable[[str, dict[str, Any]], None]:
+    def session_emitter(self, owner: str, session_id: str) -> Callable[[str, dict[str, Any]], None]:
         def emit(kind: str, data: dict[str, Any]) -> None:
             workflow_id = data.get("workflow_id")
             self.sessions.add_event(

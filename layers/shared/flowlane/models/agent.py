@@ -167,7 +167,7 @@ class GenerationEvent(BaseModel):
 class ChatEvent(BaseModel):
     """One SSE event of `GET /chat/stream`."""
 
-    type: Literal["message", "done", "error"]
+    type: Literal["message", "done"]
     content: str = ""
     data: dict[str, Any] | None = None
 

@@ -67,7 +67,6 @@ class SessionItem:
     updated_at: str
     expires_at: int
     event_seq: int
-    message_count: int
     generation_start: int  # seq of the latest generation's first event (0: none yet)
     threads: tuple[str, ...]  # checkpoint threads of its generations (deleted with it)
 
@@ -82,7 +81,6 @@ class SessionItem:
             updated_at=item["updated_at"],
             expires_at=int(item[TTL_ATTRIBUTE]),
             event_seq=int(item.get("event_seq", 0)),
-            message_count=int(item.get("message_seq", 0)),
             generation_start=int(item.get("generation_start", 0)),
             threads=tuple(sorted(item.get("threads", []))),
         )

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 from starlette.responses import StreamingResponse
 
 from flowlane.agent.service import TERMINAL_EVENTS, AgentService, parse_last_event_id
@@ -96,7 +96,6 @@ def chat_stream(
 
 @router.get("/workflow_generation", responses=SSE_RESPONSES, response_class=StreamingResponse)
 def workflow_generation(
-    request: Request,
     caller: CallerDep,
     services: ServicesDep,
     session_id: Annotated[str, Query(min_length=1)],
