@@ -106,8 +106,12 @@ class ExecutionSettings(BaseSettings):
     node_runner_arn: str | None = None
     # The role Step Functions assumes to invoke the node runner and start child machines.
     state_machine_role_arn: str | None = None
-    # State machine names are `{state_machine_prefix}{workflow id}-{definition hash}`.
-    state_machine_prefix: str = "flowlane-"
+    # State machine names are `{state_machine_prefix}{workflow id}-{definition hash}`; the CDK
+    # app sets `flowlane-<stage>-` so stages sharing an account keep apart.
+    state_machine_prefix: str = Field(default="flowlane-", pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    # The CloudWatch log group (its ARN, ending in `:*`) new machines log errors to; unset:
+    # no logging configuration (the embedded runtime).
+    state_machine_log_group_arn: str | None = None
 
 
 class RuntimeSettings(BaseSettings):
@@ -162,6 +166,9 @@ class IntegrationSettings(BaseSettings):
         validation_alias=AliasChoices("FLOWLANE_ANTHROPIC_BASE_URL", "ANTHROPIC_BASE_URL"),
     )
     anthropic_model: str = "claude-sonnet-4-6"
+    # A Secrets Manager secret (name or ARN) holding {"openai_api_key", "anthropic_api_key"},
+    # read on first use (the CDK app sets it); keys set above win over the secret's.
+    llm_keys_secret: str | None = None
     # auto: openai when its key is set, else anthropic when its key is set, else offline.
     default_llm_provider: Literal["auto", "openai", "anthropic", "offline"] = "auto"
     llm_timeout_seconds: float = Field(default=60.0, gt=0, le=600)

@@ -64,21 +64,26 @@ class _CompileCache:
 
     def __init__(self, size: int = 64) -> None:
         self.size = size
-        self._items: OrderedDict[tuple[str, str, str], CompiledWorkflow] = OrderedDict()
+        self._items: OrderedDict[tuple[str, str, str, str], CompiledWorkflow] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(
-        self, owner: str, workflow: WorkflowData, target: Target, graph: WorkflowGraph
+        self,
+        owner: str,
+        workflow: WorkflowData,
+        target: Target,
+        graph: WorkflowGraph,
+        name_prefix: str,
     ) -> CompiledWorkflow:
         # By content: a revision is immutable in one table, but a process may serve several
         # (tests, a restarted `flowlane dev`), where the same id and revision can differ.
         digest = hashlib.sha256(workflow.model_dump_json().encode()).hexdigest()
-        key = (owner, digest, target.node_runner_arn)
+        key = (owner, digest, target.node_runner_arn, name_prefix)
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-        compiled = compile_workflow(workflow, target, graph=graph)
+        compiled = compile_workflow(workflow, target, graph=graph, name_prefix=name_prefix)
         with self._lock:
             self._items[key] = compiled
             if len(self._items) > self.size:
@@ -110,7 +115,15 @@ class ExecutionLauncher:
         # One graph for both: validation and the compiler analyse the same structure.
         graph = WorkflowGraph(workflow.nodes, workflow.connections)
         validate_workflow(workflow, graph=graph).raise_if_invalid()
-        return _compiled.get(owner, workflow, target_for(self.services, self.settings), graph)
+        # The prefix names the stage's machines (`flowlane-<stage>-` on AWS), which is what the
+        # roles, the status-change rule and the deployment's clean-up are scoped to.
+        return _compiled.get(
+            owner,
+            workflow,
+            target_for(self.services, self.settings),
+            graph,
+            self.settings.state_machine_prefix,
+        )
 
     def ensure_machines(self, compiled: CompiledWorkflow) -> str:
         """Create the machines that do not exist yet (children first); the main one's ARN."""
@@ -139,8 +152,23 @@ class ExecutionLauncher:
                     "FLOWLANE_STATE_MACHINE_ROLE_ARN is not set: the deployment must name it"
                 )
             role = EMBEDDED_ROLE
+        arguments: dict[str, Any] = {
+            "name": name,
+            "definition": text,
+            "roleArn": role,
+            "type": "STANDARD",
+        }
+        log_group = self.settings.state_machine_log_group_arn
+        if log_group is not None:
+            # Errors only, without execution data: node inputs and outputs may hold what users
+            # would not want in logs, and they are in the execution records already.
+            arguments["loggingConfiguration"] = {
+                "level": "ERROR",
+                "includeExecutionData": False,
+                "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": log_group}}],
+            }
         try:
-            sfn.create_state_machine(name=name, definition=text, roleArn=role, type="STANDARD")
+            sfn.create_state_machine(**arguments)
         except sfn.exceptions.StateMachineAlreadyExists:
             pass  # created meanwhile by another request: names are content-addressed
         except Exception as exc:

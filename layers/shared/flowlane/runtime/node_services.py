@@ -20,6 +20,7 @@ from flowlane.nodes.base import NodeError, upstream_error
 if TYPE_CHECKING:
     import httpx
 
+    from flowlane.runtime.llm_keys import LlmKeySource
     from flowlane.runtime.services import Services
     from flowlane.store.credentials import CredentialStore
     from flowlane.store.memory import MemoryStore
@@ -39,6 +40,13 @@ class RuntimeNodeServices:
         self._credential_environ = credential_environ
         self._engine = engine or engine_settings()
         self._integrations = integrations or integration_settings()
+        self._llm_keys: LlmKeySource | None = None
+        if self._integrations.llm_keys_secret:
+            from flowlane.runtime.llm_keys import LlmKeySource
+
+            self._llm_keys = LlmKeySource(
+                lambda: services.clients.secretsmanager, self._integrations.llm_keys_secret
+            )
 
     @property
     def engine(self) -> EngineSettings:
@@ -46,6 +54,8 @@ class RuntimeNodeServices:
 
     @property
     def integrations(self) -> IntegrationSettings:
+        if self._llm_keys is not None:
+            return self._llm_keys.apply(self._integrations)
         return self._integrations
 
     def http(self, timeout: float) -> httpx.Client:
