@@ -22,8 +22,19 @@ from flowlane_cdk.stack import FlowlaneStack
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def cdk_json_context() -> dict[str, object]:
+    """cdk.json's context: the stage default and the CDK feature flags."""
+    context: dict[str, object] = json.loads((ROOT / "cdk.json").read_text()).get("context", {})
+    return context
+
+
 def build_app(context: dict[str, object] | None = None, outdir: str | None = None) -> cdk.App:
-    """The app with its one stack, cdk-nag's AwsSolutions pack applied to it."""
+    """The app with its one stack, cdk-nag's AwsSolutions pack applied to it.
+
+    `context` is laid over cdk.json's, so the feature flags are the CLI's whoever synthesises;
+    None: the CLI runs the app and has passed the merged context in CDK_CONTEXT_JSON."""
+    if context is not None:
+        context = {**cdk_json_context(), **context}
     app = cdk.App(context=context, outdir=outdir)
     settings = StageSettings.from_context(app.node)
     stack = FlowlaneStack(
@@ -50,7 +61,7 @@ def _direct_context(argv: list[str]) -> tuple[dict[str, object], str]:
     parser.add_argument("--no-bundling", action="store_true", help="do not build the layers")
     parser.add_argument("--outdir", default=str(ROOT / "cdk.out"))
     args = parser.parse_args(argv)
-    context: dict[str, object] = json.loads((ROOT / "cdk.json").read_text()).get("context", {})
+    context: dict[str, object] = {}
     for item in args.context:
         key, sep, value = item.partition("=")
         if not sep:

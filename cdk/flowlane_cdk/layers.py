@@ -86,9 +86,10 @@ def _installed_files(site: Path) -> set[Path]:
     owned: set[Path] = set()
     for record in site.glob("*.dist-info/RECORD"):
         for line in record.read_text().splitlines():
-            path = line.split(",", 1)[0]
-            if path:
-                owned.add(Path(path))
+            path = Path(line.split(",", 1)[0])
+            # Console scripts are recorded outside the site ("../../bin/x"): no use in a layer.
+            if path.parts and ".." not in path.parts:
+                owned.add(path)
     return owned
 
 
