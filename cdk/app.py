@@ -28,11 +28,19 @@ def cdk_json_context() -> dict[str, object]:
     return context
 
 
-def build_app(context: dict[str, object] | None = None, outdir: str | None = None) -> cdk.App:
+def build_app(
+    context: dict[str, object] | None = None,
+    outdir: str | None = None,
+    *,
+    account: str | None = None,
+    region: str | None = None,
+) -> cdk.App:
     """The app with its one stack, cdk-nag's AwsSolutions pack applied to it.
 
     `context` is laid over cdk.json's, so the feature flags are the CLI's whoever synthesises;
-    None: the CLI runs the app and has passed the merged context in CDK_CONTEXT_JSON."""
+    None: the CLI runs the app and has passed the merged context in CDK_CONTEXT_JSON. The
+    account and region default to the CLI's (CDK_DEFAULT_*); none: an environment-agnostic
+    template (`make synth`)."""
     if context is not None:
         context = {**cdk_json_context(), **context}
     app = cdk.App(context=context, outdir=outdir)
@@ -44,8 +52,8 @@ def build_app(context: dict[str, object] | None = None, outdir: str | None = Non
         description=f"Flowlane ({settings.stage}): serverless AI workflows",
         # The account and region of the CLI's credentials at deploy time; none at synth.
         env=cdk.Environment(
-            account=os.environ.get("CDK_DEFAULT_ACCOUNT"),
-            region=os.environ.get("CDK_DEFAULT_REGION"),
+            account=account or os.environ.get("CDK_DEFAULT_ACCOUNT"),
+            region=region or os.environ.get("CDK_DEFAULT_REGION"),
         ),
     )
     cdk.Tags.of(stack).add("project", "flowlane")

@@ -15,10 +15,11 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
+from cdk_nag import RegexAppliesTo
 from constructs import Construct
 
 from flowlane_cdk.domain_function import DomainFunction, retention
-from flowlane_cdk.nag import suppress
+from flowlane_cdk.nag import arn_finding, suppress
 from flowlane_cdk.settings import StageSettings
 
 # The rule Step Functions manages for `.sync` integrations (child machines of split workflows).
@@ -127,12 +128,9 @@ class Engine(Construct):
             "stage's prefix; the grants are scoped to that prefix (machines and their "
             "executions) and to the node runner's versions. " + LOG_DELIVERY_REASON,
             applies_to=[
-                f"Resource::<{stack.get_logical_id(node_runner.function.node.default_child)}"
-                ".Arn>:*",
-                f"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:"
-                f"stateMachine:{self.machine_prefix}*",
-                f"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:"
-                f"execution:{self.machine_prefix}*:*",
+                RegexAppliesTo(regex=r"/^Resource::<NodeRunnerFunction[A-Za-z0-9]+\.Arn>:\*$/g"),
+                arn_finding("states", f"stateMachine:{self.machine_prefix}*"),
+                arn_finding("states", f"execution:{self.machine_prefix}*:*"),
                 "Resource::*",
             ],
         )

@@ -6,11 +6,26 @@ without a suppression fails `make synth` and the infrastructure tests.
 
 from __future__ import annotations
 
-from cdk_nag import NagPackSuppression, NagSuppressions
+import re
+
+from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import IConstruct
 
 # cdk-nag refuses short reasons; ours say why the rule does not apply, not just that it does not.
 _MIN_REASON = 40
+
+
+def arn_finding(service: str, resource: str) -> RegexAppliesTo:
+    """The IAM5 finding of an ARN built with `Stack.format_arn`, whichever way it renders: with
+    the pseudo parameters (an environment-agnostic synth) or with the partition, region and
+    account the CLI resolved (`make deploy`)."""
+    head = (
+        r"^Resource::arn:(<AWS::Partition>|aws[a-z-]*):"
+        + re.escape(service)
+        + r":(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12}):"
+    )
+    body = re.escape(resource).replace("/", r"\/")
+    return RegexAppliesTo(regex=f"/{head}{body}$/g")
 
 
 def suppress(
@@ -18,7 +33,7 @@ def suppress(
     rule: str,
     reason: str,
     *,
-    applies_to: list[str] | None = None,
+    applies_to: list[str | RegexAppliesTo] | None = None,
     children: bool = True,
 ) -> None:
     """Suppress `rule` on `construct` (and its children) for `reason`, optionally only for the

@@ -18,7 +18,7 @@ from cdk_nag import RegexAppliesTo
 
 from flowlane.store import schema
 from flowlane_cdk.engine import LOG_DELIVERY_REASON, log_delivery_statement
-from flowlane_cdk.nag import suppress
+from flowlane_cdk.nag import arn_finding, suppress
 
 if TYPE_CHECKING:
     from flowlane_cdk.stack import FlowlaneStack
@@ -177,7 +177,6 @@ def _statements(stack: FlowlaneStack, needs: Needs) -> list[iam.PolicyStatement]
 
 def _wildcard_reasons(stack: FlowlaneStack) -> list[tuple[str | RegexAppliesTo, str]]:
     prefix = stack.settings.prefix
-    states = "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>"
     return [
         (
             RegexAppliesTo(
@@ -187,20 +186,20 @@ def _wildcard_reasons(stack: FlowlaneStack) -> list[tuple[str | RegexAppliesTo, 
             "(docs/data-model.md); the grant is one prefix of the stage's own bucket.",
         ),
         (
-            f"Resource::{states}:stateMachine:{prefix}-*",
+            arn_finding("states", f"stateMachine:{prefix}-*"),
             "Workflow machines are created at run time with content-addressed names under the "
             "stage's prefix (flowlane.engine.compiler.machine_name).",
         ),
         (
-            f"Resource::{states}:execution:{prefix}-*:*",
+            arn_finding("states", f"execution:{prefix}-*:*"),
             "Executions of the stage's workflow machines, named at run time.",
         ),
         (
-            f"Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/{prefix}/*",
+            arn_finding("scheduler", f"schedule/{prefix}/*"),
             "Schedules are named by trigger id at run time, all in the stage's schedule group.",
         ),
         (
-            f"Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:{prefix}/credentials/*",
+            arn_finding("secretsmanager", f"secret:{prefix}/credentials/*"),
             "Credentials are secrets named <prefix><owner>/<name> by their users; the trailing "
             "wildcard also matches the six characters Secrets Manager appends to an ARN.",
         ),
@@ -219,7 +218,7 @@ def grant_permissions(stack: FlowlaneStack) -> None:
         for statement in statements:
             fn.grant(statement)
         for applies_to, reason in reasons:
-            suppress(fn.role, "AwsSolutions-IAM5", reason, applies_to=[applies_to])  # type: ignore[list-item]
+            suppress(fn.role, "AwsSolutions-IAM5", reason, applies_to=[applies_to])
     _environment(stack)
 
 

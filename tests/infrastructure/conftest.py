@@ -45,10 +45,14 @@ class Synthesised:
         return str(self.stack.resolve(construct.node.default_child.logical_id))
 
 
-def synthesise(outdir: Path, **context: Any) -> Synthesised:
+def synthesise(
+    outdir: Path, *, account: str | None = None, region: str | None = None, **context: Any
+) -> Synthesised:
     from app import build_app
 
-    app = build_app({"aws:cdk:bundling-stacks": [], **context}, str(outdir))
+    app = build_app(
+        {"aws:cdk:bundling-stacks": [], **context}, str(outdir), account=account, region=region
+    )
     assembly = app.synth()
     (artifact,) = assembly.stacks
     stack = app.node.find_child(artifact.stack_name)
@@ -70,8 +74,12 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Synthesised:
 
 @pytest.fixture(scope="session")
 def prod(tmp_path_factory: pytest.TempPathFactory) -> Synthesised:
+    # With an account and region, as `make deploy` synthesises (the CLI resolves them): ARNs
+    # render with literals where the dev stack has pseudo parameters.
     return synthesise(
         tmp_path_factory.mktemp("cdk-prod"),
+        account="123456789012",
+        region="eu-west-1",
         stage="prod",
         mfa_required="true",
         email_sender="alerts@example.org",

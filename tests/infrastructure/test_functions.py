@@ -128,10 +128,8 @@ def test_node_runner_grants_statement_by_statement(dev: Synthesised, prod: Synth
     # With an e-mail sender (prod), it may send as that address or its domain, nothing else.
     ses = {g for g in grants(prod, _role_id(prod, "node_runner")) if g[0].startswith("ses:")}
     assert ses == {
-        ("ses:SendEmail", "arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:"
-         "identity/alerts@example.org", ""),
-        ("ses:SendEmail", "arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:"
-         "identity/example.org", ""),
+        ("ses:SendEmail", "arn:aws:ses:eu-west-1:123456789012:identity/alerts@example.org", ""),
+        ("ses:SendEmail", "arn:aws:ses:eu-west-1:123456789012:identity/example.org", ""),
     }  # fmt: skip
     env = _function(prod, "node_runner")["Properties"]["Environment"]["Variables"]
     assert env["FLOWLANE_EMAIL_SENDER"] == "alerts@example.org"
