@@ -85,7 +85,8 @@ def _metric(alarm: dict) -> tuple[str, str]:
 
 def test_alarms_page_on_the_platform_not_on_a_users_workflow(dev: Synthesised) -> None:
     alarms = {
-        a["Properties"]["AlarmName"]: a["Properties"] for a in dev.of_type("AWS::CloudWatch::Alarm").values()
+        a["Properties"]["AlarmName"]: a["Properties"]
+        for a in dev.of_type("AWS::CloudWatch::Alarm").values()
     }
     expected = {"flowlane-dev-api-5xx", "flowlane-dev-executions-failed",
                 "flowlane-dev-schedule-starts-failed", "flowlane-dev-dead-letters",
@@ -152,10 +153,13 @@ def test_bad_settings_are_refused_with_the_setting_named(context, message) -> No
 
 
 def test_settings_from_context() -> None:
-    app = cdk.App(
-        context={"stage": "qa", "cors_origins": "https://a.example, https://b.example",
-                 "log_retention_days": "45", "throttle_burst": 7}  # fmt: skip
-    )
+    context = {
+        "stage": "qa",
+        "cors_origins": "https://a.example, https://b.example",
+        "log_retention_days": "45",
+        "throttle_burst": 7,
+    }
+    app = cdk.App(context=context)
     settings = StageSettings.from_context(app.node)
     assert settings.prefix == "flowlane-qa"
     assert settings.cors_origins == ("https://a.example", "https://b.example")
@@ -176,8 +180,7 @@ def test_app_refuses_a_bad_stage_with_exit_code_2(tmp_path) -> None:
 def test_another_stage_gets_its_own_names(tmp_path) -> None:
     qa = synthesise(tmp_path, stage="qa")
     names = {
-        r["Properties"].get("FunctionName")
-        for r in qa.of_type("AWS::Lambda::Function").values()
+        r["Properties"].get("FunctionName") for r in qa.of_type("AWS::Lambda::Function").values()
     }
     assert "flowlane-qa-node-runner" in names
     assert not any(str(n).startswith("flowlane-dev") for n in names)

@@ -67,7 +67,8 @@ def test_function_runtime_architecture_layers_and_settings(dev: Synthesised, spe
     ai = {"Ref": dev.logical_id(dev.stack.layers.ai)}
     # The two layers share no file (the AI layer holds only what the shared one lacks), so
     # their order does not matter.
-    assert sorted(props["Layers"], key=str) == sorted([shared, ai] if spec.ai else [shared], key=str)
+    expected = [shared, ai] if spec.ai else [shared]
+    assert sorted(props["Layers"], key=str) == sorted(expected, key=str)
     env = props["Environment"]["Variables"]
     assert env["FLOWLANE_RUNTIME"] == "aws"
     assert env["FLOWLANE_STAGE"] == "dev"

@@ -42,9 +42,7 @@ class FakePip:
             (package / "__init__.py").write_text(f"# {name} {version}\n")
             info = target / f"{name.replace('-', '_')}-{version}.dist-info"
             info.mkdir(exist_ok=True)
-            (info / "RECORD").write_text(
-                f"{package.name}/__init__.py,,\n{info.name}/RECORD,,\n"
-            )
+            (info / "RECORD").write_text(f"{package.name}/__init__.py,,\n{info.name}/RECORD,,\n")
 
 
 def test_shared_layer_is_the_dependencies_and_the_package(tmp_path, monkeypatch) -> None:
@@ -79,14 +77,13 @@ def test_ai_layer_keeps_only_what_the_shared_layer_lacks(tmp_path, monkeypatch) 
 
 def test_pip_is_asked_for_lambdas_platform_wheels_only(tmp_path, monkeypatch) -> None:
     seen: list[list[str]] = []
-    monkeypatch.setattr(
-        layers.subprocess, "run", lambda command, check: seen.append(command)
-    )
+    monkeypatch.setattr(layers.subprocess, "run", lambda command, check: seen.append(command))
     layers._pip_install(tmp_path, ["tzdata"])
     (command,) = seen
     assert command[command.index("--platform") + 1] == "manylinux2014_aarch64"
     assert command[command.index("--python-version") + 1] == "3.12"
-    assert "--only-binary=:all:" in command and "--no-compile" in command
+    assert "--only-binary=:all:" in command
+    assert "--no-compile" in command
     assert command[command.index("--target") + 1] == str(tmp_path)
 
 
