@@ -228,7 +228,8 @@ def _environment(stack: FlowlaneStack) -> None:
     runs = {
         "FLOWLANE_NODE_RUNNER_ARN": fns["node_runner"].function.function_arn,
         "FLOWLANE_STATE_MACHINE_ROLE_ARN": stack.engine.role.role_arn,
-        "FLOWLANE_STATE_MACHINE_LOG_GROUP_ARN": f"{stack.engine.log_group.log_group_arn}:*",
+        # The log group's ARN attribute already ends in ":*", as Step Functions requires.
+        "FLOWLANE_STATE_MACHINE_LOG_GROUP_ARN": stack.engine.log_group.log_group_arn,
     }
     schedules = {
         "FLOWLANE_SCHEDULER_ROLE_ARN": stack.schedules.role.role_arn,

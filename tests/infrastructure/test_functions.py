@@ -253,7 +253,11 @@ def test_wiring_environment(dev: Synthesised) -> None:
             "Fn::GetAtt": [ids["machine_role"], "Arn"]
         }
         assert env["FLOWLANE_STATE_MACHINE_PREFIX"] == "flowlane-dev-"
-        assert "FLOWLANE_STATE_MACHINE_LOG_GROUP_ARN" in env
+        # CloudFormation's ARN of a log group ends in ":*" already, which is what Step
+        # Functions' logging destination must end with (once: ":*:*" is refused).
+        assert env["FLOWLANE_STATE_MACHINE_LOG_GROUP_ARN"] == {
+            "Fn::GetAtt": [dev.logical_id(dev.stack.engine.log_group), "Arn"]
+        }
     for name in ("runtime", "workflows"):
         env = _function(dev, name)["Properties"]["Environment"]["Variables"]
         assert env["FLOWLANE_SCHEDULER_ROLE_ARN"] == {"Fn::GetAtt": [ids["scheduler_role"], "Arn"]}

@@ -50,12 +50,16 @@ class LlmKeySource:
         with self._lock:
             now = self._clock()
             if self._read_at is None or now - self._read_at >= self.ttl_seconds:
-                # A failed read is retried after the same delay, not on every request.
+                # A failed read is retried after the same delay, not on every request, and
+                # keeps the keys the last good read gave (a passing outage is no outage).
                 self._read_at = now
-                self._keys = self._read()
+                keys = self._read()
+                if keys is not None:
+                    self._keys = keys
             return dict(self._keys)
 
-    def _read(self) -> dict[str, str]:
+    def _read(self) -> dict[str, str] | None:
+        """The secret's keys; None when it could not be read or is not a JSON object."""
         try:
             response = self._client_factory().get_secret_value(SecretId=self.secret_id)
         except (ClientError, BotoCoreError) as exc:
@@ -66,7 +70,7 @@ class LlmKeySource:
                 "could not read the LLM keys secret",
                 extra={"secret_id": self.secret_id, "aws_code": code or type(exc).__name__},
             )
-            return {}
+            return None
         try:
             value = json.loads(response.get("SecretString") or "{}")
         except json.JSONDecodeError:
@@ -76,5 +80,8 @@ class LlmKeySource:
                 "the LLM keys secret is not a JSON object",
                 extra={"secret_id": self.secret_id, "expected": list(KEY_FIELDS)},
             )
-            return {}
-        return {f: v for f in KEY_FIELDS if isinstance(v := value.get(f), str) and v.strip()}
+            return None
+        # Keys pasted with a trailing newline would fail every request as a connection error.
+        return {
+            f: v.strip() for f in KEY_FIELDS if isinstance(v := value.get(f), str) and v.strip()
+        }

@@ -1,0 +1,1 @@
+"""Flowlane's CDK app: one construct per capability (docs/infrastructure.md)."""
