@@ -48,6 +48,7 @@ bench: install
 	$(BIN)/python benchmarks/triggers.py
 	$(BIN)/python benchmarks/agent.py
 	$(BIN)/python benchmarks/agent_cold_start.py
+	$(BIN)/python benchmarks/synth.py
 
 # Synthesise without Docker or an AWS account (layers built by pip for arm64), then lint the
 # template: what SAM (`sam local start-api -t cdk.out/flowlane-dev.template.json`) runs.
