@@ -19,7 +19,8 @@ from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from flowlane_cdk.domain_function import DomainFunction, retention
+from flowlane_cdk.domain_function import DomainFunction
+from flowlane_cdk.log_groups import log_group
 from flowlane_cdk.nag import suppress
 from flowlane_cdk.routes import api_routes
 from flowlane_cdk.settings import StageSettings
@@ -50,8 +51,8 @@ EXPOSED_HEADERS = ["X-Request-ID", "ETag", "Location", "Retry-After"]
 
 @jsii.implements(apigw.IAccessLogSettings)
 class _AccessLogs:
-    def __init__(self, log_group: logs.ILogGroup) -> None:
-        self._destination = apigw.LogGroupLogDestination(log_group)
+    def __init__(self, group: logs.ILogGroup) -> None:
+        self._destination = apigw.LogGroupLogDestination(group)
         self._format = apigw_v1.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FORMAT))
 
     @property
@@ -73,7 +74,6 @@ class Api(Construct):
         functions: dict[str, DomainFunction],
     ) -> None:
         super().__init__(scope, construct_id)
-        keep = cdk.RemovalPolicy.DESTROY if settings.is_dev else cdk.RemovalPolicy.RETAIN
 
         self.user_pool = cognito.UserPool(
             self,
@@ -95,7 +95,7 @@ class Api(Construct):
             mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
             deletion_protection=not settings.is_dev,
-            removal_policy=keep,
+            removal_policy=settings.removal_policy,
         )
         if not settings.mfa_required:
             suppress(
@@ -142,12 +142,8 @@ class Api(Construct):
                 max_age=cdk.Duration.hours(1),
             ),
         )
-        self.access_logs = logs.LogGroup(
-            self,
-            "AccessLogs",
-            log_group_name=f"/aws/apigateway/{settings.prefix}-api",
-            retention=retention(settings.log_retention_days),
-            removal_policy=keep,
+        self.access_logs = log_group(
+            self, "AccessLogs", f"/aws/apigateway/{settings.prefix}-api", settings
         )
         self.stage = apigw.HttpStage(
             self,

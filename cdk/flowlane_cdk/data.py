@@ -36,7 +36,7 @@ def _keys(request: dict[str, Any], key_schema: list[dict[str, str]]) -> dict[str
 class Data(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, settings: StageSettings) -> None:
         super().__init__(scope, construct_id)
-        keep = cdk.RemovalPolicy.DESTROY if settings.is_dev else cdk.RemovalPolicy.RETAIN
+        keep = settings.removal_policy
         request = schema.create_table_request(settings.prefix)
 
         self.table = dynamodb.Table(

@@ -15,10 +15,10 @@ from pathlib import Path
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from flowlane_cdk.layers import ROOT, Layers
+from flowlane_cdk.log_groups import log_group
 from flowlane_cdk.nag import suppress
 from flowlane_cdk.settings import StageSettings
 
@@ -75,24 +75,6 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
 )  # fmt: skip
 
 
-def retention(days: int) -> logs.RetentionDays:
-    """The CloudWatch retention for `days`: the nearest allowed value at or above it."""
-    for name, value in sorted(_RETENTION_DAYS.items(), key=lambda item: item[1]):
-        if value >= days:
-            return logs.RetentionDays[name]
-    return logs.RetentionDays.TEN_YEARS
-
-
-_RETENTION_DAYS = {
-    "ONE_DAY": 1, "THREE_DAYS": 3, "FIVE_DAYS": 5, "ONE_WEEK": 7, "TWO_WEEKS": 14,
-    "ONE_MONTH": 30, "TWO_MONTHS": 60, "THREE_MONTHS": 90, "FOUR_MONTHS": 120,
-    "FIVE_MONTHS": 150, "SIX_MONTHS": 180, "ONE_YEAR": 365, "THIRTEEN_MONTHS": 400,
-    "EIGHTEEN_MONTHS": 545, "TWO_YEARS": 731, "THREE_YEARS": 1096, "FIVE_YEARS": 1827,
-    "SIX_YEARS": 2192, "SEVEN_YEARS": 2557, "EIGHT_YEARS": 2922, "NINE_YEARS": 3288,
-    "TEN_YEARS": 3653,
-}  # fmt: skip
-
-
 class DomainFunction(Construct):
     """A function from functions/<name>: its code, layers, role, log group and environment."""
 
@@ -109,15 +91,7 @@ class DomainFunction(Construct):
         super().__init__(scope, construct_id)
         self.spec = spec
         name = f"{settings.prefix}-{spec.name.replace('_', '-')}"
-        self.log_group = logs.LogGroup(
-            self,
-            "Logs",
-            log_group_name=f"/aws/lambda/{name}",
-            retention=retention(settings.log_retention_days),
-            removal_policy=cdk.RemovalPolicy.DESTROY
-            if settings.is_dev
-            else cdk.RemovalPolicy.RETAIN,
-        )
+        self.log_group = log_group(self, "Logs", f"/aws/lambda/{name}", settings)
         # Its own role with only its log group: the managed AWSLambdaBasicExecutionRole would
         # let it write to every log group of the account.
         self.role = iam.Role(

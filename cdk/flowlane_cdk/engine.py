@@ -13,12 +13,12 @@ import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from cdk_nag import RegexAppliesTo
 from constructs import Construct
 
-from flowlane_cdk.domain_function import DomainFunction, retention
+from flowlane_cdk.domain_function import DomainFunction
+from flowlane_cdk.log_groups import log_group
 from flowlane_cdk.nag import arn_finding, suppress
 from flowlane_cdk.settings import StageSettings
 
@@ -74,14 +74,8 @@ class Engine(Construct):
             arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
         )
 
-        self.log_group = logs.LogGroup(
-            self,
-            "MachineLogs",
-            log_group_name=f"/aws/vendedlogs/states/{settings.prefix}-workflows",
-            retention=retention(settings.log_retention_days),
-            removal_policy=cdk.RemovalPolicy.DESTROY
-            if settings.is_dev
-            else cdk.RemovalPolicy.RETAIN,
+        self.log_group = log_group(
+            self, "MachineLogs", f"/aws/vendedlogs/states/{settings.prefix}-workflows", settings
         )
 
         # The role every workflow machine runs as (FLOWLANE_STATE_MACHINE_ROLE_ARN).

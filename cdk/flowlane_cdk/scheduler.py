@@ -12,14 +12,14 @@ import json
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from flowlane.runtime.schedule_start import definition
-from flowlane_cdk.domain_function import DomainFunction, retention
+from flowlane_cdk.domain_function import DomainFunction
 from flowlane_cdk.engine import LOG_DELIVERY_REASON, log_delivery_statement
+from flowlane_cdk.log_groups import log_group
 from flowlane_cdk.nag import suppress
 from flowlane_cdk.settings import StageSettings
 
@@ -75,14 +75,11 @@ class Schedules(Construct):
             LOG_DELIVERY_REASON + " X-Ray's trace and sampling actions support none either.",
             applies_to=["Resource::*"],
         )
-        log_group = logs.LogGroup(
+        machine_logs = log_group(
             self,
             "MachineLogs",
-            log_group_name=f"/aws/vendedlogs/states/{settings.prefix}-schedule-start",
-            retention=retention(settings.log_retention_days),
-            removal_policy=cdk.RemovalPolicy.DESTROY
-            if settings.is_dev
-            else cdk.RemovalPolicy.RETAIN,
+            f"/aws/vendedlogs/states/{settings.prefix}-schedule-start",
+            settings,
         )
         self.machine = sfn.StateMachine(
             self,
@@ -96,7 +93,7 @@ class Schedules(Construct):
             definition_substitutions={"ScheduleStartFunction": function_arn},
             role=role,
             state_machine_type=sfn.StateMachineType.STANDARD,
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL),
+            logs=sfn.LogOptions(destination=machine_logs, level=sfn.LogLevel.ALL),
             tracing_enabled=True,
         )
 

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import aws_cdk as cdk
 from constructs import Node
 
 _STAGE = re.compile(r"^[a-z][a-z0-9]{0,11}$")
@@ -90,6 +91,11 @@ class StageSettings:
     @property
     def is_dev(self) -> bool:
         return self.stage == "dev"
+
+    @property
+    def removal_policy(self) -> cdk.RemovalPolicy:
+        """What `make destroy` does to stateful resources: dev is disposable, the rest is kept."""
+        return cdk.RemovalPolicy.DESTROY if self.is_dev else cdk.RemovalPolicy.RETAIN
 
     @property
     def prefix(self) -> str:

@@ -45,9 +45,7 @@ class FlowlaneStack(cdk.Stack):
             '{"openai_api_key": "...", "anthropic_api_key": "..."}',
             # "{}" is not a secret: no provider key until the operator puts one.
             secret_string_value=cdk.SecretValue.unsafe_plain_text("{}"),
-            removal_policy=cdk.RemovalPolicy.DESTROY
-            if settings.is_dev
-            else cdk.RemovalPolicy.RETAIN,
+            removal_policy=settings.removal_policy,
         )
         suppress(
             self.llm_keys,
