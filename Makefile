@@ -35,6 +35,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	MYPYPATH=cdk $(BIN)/mypy --strict -p flowlane_cdk
 
 format: install
 	$(BIN)/ruff check --fix .
