@@ -173,3 +173,19 @@ def test_dead_letter_queue_is_encrypted_and_tls_only(dev: Synthesised) -> None:
         s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
         for s in statements
     )
+
+
+def test_access_logs_arrive_through_the_bucket_policy_with_acls_off(dev: Synthesised) -> None:
+    logs_id = dev.logical_id(dev.stack.data.access_logs)
+    props = dev.resources[logs_id]["Properties"]
+    assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    assert "AccessControl" not in props
+    (delivery,) = [
+        s
+        for s in _bucket_policy(dev, logs_id)
+        if s.get("Principal") == {"Service": "logging.s3.amazonaws.com"}
+    ]
+    assert delivery["Action"] == "s3:PutObject"
+    assert delivery["Condition"]["ArnLike"]["aws:SourceArn"] == {
+        "Fn::GetAtt": [dev.logical_id(dev.stack.data.payloads), "Arn"]
+    }
