@@ -152,10 +152,6 @@ class DomainFunction(Construct):
                 applies_to=["Resource::*"],
             )
 
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
     def add_environment(self, values: dict[str, str]) -> None:
         for key, value in values.items():
             self.function.add_environment(key, value)

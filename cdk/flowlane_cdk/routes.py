@@ -27,10 +27,6 @@ class Route:
     function: str  # the functions/ folder that serves it
     open: bool  # no authorizer
 
-    @property
-    def key(self) -> str:
-        return f"{self.method} {self.path}"
-
 
 def _gateway_path(path: str) -> str:
     return _GREEDY.sub("{proxy+}", path)

@@ -30,7 +30,6 @@ class Synthesised:
     template: dict[str, Any]
     template_path: Path
     errors: list[str]  # unsuppressed cdk-nag findings (and any other error annotation)
-    warnings: list[str]
 
     @property
     def resources(self) -> dict[str, dict[str, Any]]:
@@ -59,12 +58,7 @@ def synthesise(
     errors = [
         f"{m.id}: {m.entry.data}" for m in artifact.messages if m.entry.type == "aws:cdk:error"
     ]
-    warnings = [
-        f"{m.id}: {m.entry.data}" for m in artifact.messages if m.entry.type == "aws:cdk:warning"
-    ]
-    return Synthesised(
-        stack, artifact.template, Path(artifact.template_full_path), errors, warnings
-    )
+    return Synthesised(stack, artifact.template, Path(artifact.template_full_path), errors)
 
 
 @pytest.fixture(scope="session")
